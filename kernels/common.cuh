@@ -1,0 +1,132 @@
+// Shared device helpers of the kernel families: status macros (via cuda_status.h), JANUS_DISPATCH_*
+// switches that turn runtime values into template arguments, 16-byte loads, bf16 conversions, the
+// bf16 tensor-core MMA and cp.async wrappers. Included by the .cu files only.
+#ifndef JANUS_KERNELS_COMMON_CUH_
+#define JANUS_KERNELS_COMMON_CUH_
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "kernels/cuda_status.h"
+#include "kernels/device_info.h"
+
+// JANUS_DISPATCH_*: `__VA_ARGS__` is compiled once per case with NAME a constexpr. An unsupported
+// value returns InvalidArgument from the enclosing launcher (never a silent fallback).
+#define JANUS_DISPATCH_CASE_(NAME, V, ...) \
+  case V: {                                \
+    constexpr int NAME = V;                \
+    __VA_ARGS__;                           \
+  } break;
+#define JANUS_DISPATCH_DEFAULT_(what, value)                                              \
+  default:                                                                                \
+    return ::absl::InvalidArgumentError(                                                  \
+        ::absl::StrCat(__FILE__, ":", __LINE__, ": unsupported ", what, " ", (value)));
+
+#define JANUS_DISPATCH_BOOL(value, NAME, ...) \
+  if (value) {                                \
+    constexpr bool NAME = true;               \
+    __VA_ARGS__;                              \
+  } else {                                    \
+    constexpr bool NAME = false;              \
+    __VA_ARGS__;                              \
+  }
+
+// Tiles of 8 tokens (the n of an m16n8k16 MMA) held per pass: 1, 2, 4 or 8.
+#define JANUS_DISPATCH_TOKEN_TILES(value, NAME, ...) \
+  switch (value) {                                   \
+    JANUS_DISPATCH_CASE_(NAME, 1, __VA_ARGS__)       \
+    JANUS_DISPATCH_CASE_(NAME, 2, __VA_ARGS__)       \
+    JANUS_DISPATCH_CASE_(NAME, 4, __VA_ARGS__)       \
+    JANUS_DISPATCH_CASE_(NAME, 8, __VA_ARGS__)       \
+    JANUS_DISPATCH_DEFAULT_("token tile count", value) \
+  }
+
+#define JANUS_DISPATCH_HEAD_DIM(value, NAME, ...) \
+  switch (value) {                                \
+    JANUS_DISPATCH_CASE_(NAME, 64, __VA_ARGS__)   \
+    JANUS_DISPATCH_CASE_(NAME, 128, __VA_ARGS__)  \
+    JANUS_DISPATCH_CASE_(NAME, 256, __VA_ARGS__)  \
+    JANUS_DISPATCH_DEFAULT_("head_dim", value)    \
+  }
+
+#define JANUS_DISPATCH_GQA_GROUP(value, NAME, ...) \
+  switch (value) {                                 \
+    JANUS_DISPATCH_CASE_(NAME, 1, __VA_ARGS__)     \
+    JANUS_DISPATCH_CASE_(NAME, 2, __VA_ARGS__)     \
+    JANUS_DISPATCH_CASE_(NAME, 4, __VA_ARGS__)     \
+    JANUS_DISPATCH_CASE_(NAME, 8, __VA_ARGS__)     \
+    JANUS_DISPATCH_DEFAULT_("GQA group size (num_heads / num_kv_heads)", value) \
+  }
+
+namespace janus::kernels {
+
+inline int CeilDiv(int64_t a, int64_t b) { return static_cast<int>((a + b - 1) / b); }
+
+namespace device {
+
+__device__ __forceinline__ float Bf16Lo(uint32_t v) { return __uint_as_float(v << 16); }
+__device__ __forceinline__ float Bf16Hi(uint32_t v) { return __uint_as_float(v & 0xffff0000u); }
+__device__ __forceinline__ float Bf16ToFloat(uint16_t v) {
+  return __uint_as_float(static_cast<uint32_t>(v) << 16);
+}
+// Round to nearest even (NaN preserved), as torch and runtime/base/dtype.h do.
+__device__ __forceinline__ uint16_t FloatToBf16(float f) {
+  return __bfloat16_as_ushort(__float2bfloat16_rn(f));
+}
+__device__ __forceinline__ uint32_t PackBf16x2(float lo, float hi) {
+  return static_cast<uint32_t>(FloatToBf16(lo)) | (static_cast<uint32_t>(FloatToBf16(hi)) << 16);
+}
+
+// 16-byte read of data read exactly once (weights, KV): no L1 allocation, 256 B L2 prefetch.
+__device__ __forceinline__ uint4 LoadStreaming16(const void* ptr) {
+  uint4 v;
+  asm volatile("ld.global.nc.L1::no_allocate.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(ptr));
+  return v;
+}
+// 16-byte read-only read that may hit L1 (activations shared by several warps).
+__device__ __forceinline__ uint4 Load16(const void* ptr) {
+  return __ldg(reinterpret_cast<const uint4*>(ptr));
+}
+
+// D = A(16x16, row) * B(16x8, col) + D, bf16 inputs, fp32 accumulators (PTX fragment layout).
+__device__ __forceinline__ void MmaBf16(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2,
+                                        uint32_t a3, uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+// cp.async 16 bytes global -> shared; src_bytes = 0 zero-fills the destination.
+__device__ __forceinline__ void CpAsync16(void* smem, const void* gmem, int src_bytes) {
+  const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(s), "l"(gmem), "r"(src_bytes));
+}
+__device__ __forceinline__ void CpAsyncCommit() { asm volatile("cp.async.commit_group;"); }
+template <int N>
+__device__ __forceinline__ void CpAsyncWait() {
+  asm volatile("cp.async.wait_group %0;" ::"n"(N));
+}
+
+__device__ __forceinline__ float WarpMax(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+__device__ __forceinline__ float WarpSum(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+}  // namespace device
+}  // namespace janus::kernels
+
+#endif  // JANUS_KERNELS_COMMON_CUH_

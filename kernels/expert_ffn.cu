@@ -1,0 +1,319 @@
+// Grouped expert FFN for decode batch sizes: memory-bound streaming of the activated experts.
+//
+// Launches: (1) LaunchGroupPairs orders this rank's (row, k) pairs by slot; (2) GateUpKernel;
+// (3) DownKernel; (4) LaunchUnpermuteRows sums each row's pairs in k order with the router weights.
+//
+// (2) and (3) share one skeleton (StreamTile): a persistent grid walks work items
+// (active slot, group of weight rows). A warp owns 16 weight rows (gate/up: 8 gate rows on MMA rows
+// 0-7 and the same 8 up rows on MMA rows 8-15, so SiLU(gate)·up is formed in registers; down: 16
+// rows of the down matrix) and streams them along K with 16-byte loads, kPrefetch 64-wide K steps
+// ahead. The tokens of the slot (up to 8 * kTiles per pass) are the MMA's n dimension; their
+// activations are staged in shared memory chunk by chunk with cp.async, double buffered, shared by
+// the block's warps.
+//
+// The 16-byte loads do not follow the MMA fragment's k order: thread q (= lane % 4) of a row loads
+// elements [8q, 8q+8) and [32+8q, 32+8q+8) of a 64-wide K step and feeds them to the four
+// m16n8k16 MMAs as if they were its k-slots. The B (token) fragment is loaded with the same
+// permutation, so every dot product is unchanged, and each warp load instruction reads 8 rows ×
+// 64 contiguous bytes (full 32-byte sectors).
+#include <algorithm>
+
+#include "kernels/common.cuh"
+#include "kernels/expert_ffn.h"
+#include "kernels/moe_permute.h"
+
+namespace janus::kernels {
+namespace {
+
+using device::CpAsync16;
+using device::CpAsyncCommit;
+using device::CpAsyncWait;
+using device::LoadStreaming16;
+using device::MmaBf16;
+
+constexpr int kWarps = 4;            // warps per block
+constexpr int kThreads = kWarps * 32;
+constexpr int kChunkSteps = 4;       // 64-wide K steps per staged activation chunk (256 elements)
+constexpr int kPrefetch = 4;         // K steps of weights in flight per warp (divides kChunkSteps)
+constexpr int kRowPadBytes = 64;     // smem row stride = 64 mod 128 bytes: conflict-free B loads
+constexpr int kChunkRowBytes = kChunkSteps * 128 + kRowPadBytes;
+static_assert(kChunkSteps % kPrefetch == 0, "the weight ring index must be compile-time");
+
+size_t Align256(size_t n) { return (n + 255) / 256 * 256; }
+
+template <int kTiles>
+constexpr int SmemBytes() {
+  return 2 * kTiles * 8 * kChunkRowBytes;
+}
+
+struct FfnParams {
+  int top_k, hidden, inter;
+  const uint16_t* x;
+  const uint16_t* gate;
+  const uint16_t* up;
+  const uint16_t* down;
+  PairGrouping g;
+  uint16_t* h;    // [pairs, inter] bf16, grouped order
+  float* y;       // [pairs, hidden] fp32, grouped order
+};
+
+// Streams one work item: rows `row_lo` / `row_hi` (per lane) of K elements against the activations
+// of up to 8*kTiles tokens. `act_row(j)` gives activation row j (j < n_pass) of length K.
+// Every warp of the block calls this with the same K and token set (the barriers are block-wide);
+// warps without rows pass row_valid = false and still take part in staging and barriers.
+template <int kTiles, typename ActRow>
+__device__ __forceinline__ void StreamTile(const uint16_t* row_lo, const uint16_t* row_hi,
+                                           bool row_valid, int K, int n_pass, ActRow act_row,
+                                           unsigned char* smem, float (&acc)[kTiles][4]) {
+  const int lane = threadIdx.x % 32;
+  const int q = lane % 4;
+  const int steps = K / 64;
+  const int chunks = (steps + kChunkSteps - 1) / kChunkSteps;
+  const int tiles_used = (n_pass + 7) / 8;
+  const int rows_staged = tiles_used * 8;
+
+#pragma unroll
+  for (int j = 0; j < kTiles; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+
+  auto stage = [&](int chunk) {
+    unsigned char* buf = smem + (chunk & 1) * (kTiles * 8 * kChunkRowBytes);
+    const int k0 = chunk * kChunkSteps * 64;
+    const int chunk_elems = min(kChunkSteps * 64, K - k0);
+    const int pieces_per_row = chunk_elems / 8;
+    for (int i = threadIdx.x; i < rows_staged * pieces_per_row; i += kThreads) {
+      const int r = i / pieces_per_row, piece = i % pieces_per_row;
+      void* dst = buf + r * kChunkRowBytes + piece * 16;
+      if (r < n_pass) {
+        CpAsync16(dst, act_row(r) + k0 + piece * 8, 16);
+      } else {
+        CpAsync16(dst, act_row(0), 0);  // zero-fill: padding tokens of the last tile
+      }
+    }
+    CpAsyncCommit();
+  };
+
+  uint4 w[kPrefetch][4];
+  auto load_step = [&](uint4(&dst)[4], int step) {
+    if (row_valid && step < steps) {
+      const int k = step * 64 + 8 * q;
+      dst[0] = LoadStreaming16(row_lo + k);
+      dst[1] = LoadStreaming16(row_lo + k + 32);
+      dst[2] = LoadStreaming16(row_hi + k);
+      dst[3] = LoadStreaming16(row_hi + k + 32);
+    }
+  };
+
+  stage(0);
+#pragma unroll
+  for (int u = 0; u < kPrefetch; ++u) load_step(w[u], u);
+
+  for (int c = 0; c < chunks; ++c) {
+    if (c + 1 < chunks) {
+      stage(c + 1);
+      CpAsyncWait<1>();
+    } else {
+      CpAsyncWait<0>();
+    }
+    __syncthreads();
+    const unsigned char* buf = smem + (c & 1) * (kTiles * 8 * kChunkRowBytes);
+#pragma unroll
+    for (int u = 0; u < kChunkSteps; ++u) {
+      const int step = c * kChunkSteps + u;
+      uint4(&ws)[4] = w[u % kPrefetch];
+      if (row_valid && step < steps) {
+#pragma unroll
+        for (int j = 0; j < kTiles; ++j) {
+          if (j < tiles_used) {
+            const unsigned char* brow = buf + (j * 8 + lane / 4) * kChunkRowBytes + u * 128 + q * 16;
+            const uint4 b0 = *reinterpret_cast<const uint4*>(brow);
+            const uint4 b1 = *reinterpret_cast<const uint4*>(brow + 64);
+            MmaBf16(acc[j], ws[0].x, ws[2].x, ws[0].y, ws[2].y, b0.x, b0.y);
+            MmaBf16(acc[j], ws[0].z, ws[2].z, ws[0].w, ws[2].w, b0.z, b0.w);
+            MmaBf16(acc[j], ws[1].x, ws[3].x, ws[1].y, ws[3].y, b1.x, b1.y);
+            MmaBf16(acc[j], ws[1].z, ws[3].z, ws[1].w, ws[3].w, b1.z, b1.w);
+          }
+        }
+      }
+      load_step(ws, step + kPrefetch);
+    }
+    __syncthreads();  // buffer (c & 1) is restaged at iteration c + 1
+  }
+}
+
+__device__ __forceinline__ float Silu(float v) { return v / (1.0f + __expf(-v)); }
+
+// Item = (active slot, kWarps * 8 intermediate rows). Output h = bf16(silu(gate x) * up x).
+template <int kTiles>
+__global__ void __launch_bounds__(kThreads) GateUpKernel(FfnParams p) {
+  extern __shared__ __align__(128) unsigned char smem[];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q = lane % 4;
+  const int n_active = p.g.scalars[0];
+  const int groups = (p.inter + kWarps * 8 - 1) / (kWarps * 8);
+  for (int item = blockIdx.x; item < n_active * groups; item += gridDim.x) {
+    const int slot = p.g.active[item / groups];
+    const int i_base = (item % groups) * kWarps * 8 + warp * 8;
+    const bool row_valid = i_base < p.inter;
+    const int i = min(i_base, p.inter - 8) + lane / 4;
+    const size_t row_off = (static_cast<size_t>(slot) * p.inter + i) * p.hidden;
+    const uint16_t* row_lo = p.gate + row_off;
+    const uint16_t* row_hi = p.up + row_off;
+    const int begin = p.g.offsets[slot], count = p.g.counts[slot];
+    for (int base = 0; base < count; base += kTiles * 8) {
+      const int n_pass = min(kTiles * 8, count - base);
+      float acc[kTiles][4];
+      const int32_t* pairs = p.g.pos_pair + begin + base;
+      auto act_row = [&](int j) {
+        return p.x + static_cast<size_t>(pairs[j] / p.top_k) * p.hidden;
+      };
+      StreamTile<kTiles>(row_lo, row_hi, row_valid, p.hidden, n_pass, act_row, smem, acc);
+      if (row_valid) {
+#pragma unroll
+        for (int j = 0; j < kTiles; ++j) {
+          const int n = j * 8 + 2 * q;
+          uint16_t* h = p.h + static_cast<size_t>(begin + base + n) * p.inter + i;
+          if (n < n_pass) h[0] = device::FloatToBf16(Silu(acc[j][0]) * acc[j][2]);
+          if (n + 1 < n_pass) h[p.inter] = device::FloatToBf16(Silu(acc[j][1]) * acc[j][3]);
+        }
+      }
+    }
+  }
+}
+
+// Item = (active slot, kWarps * 16 hidden rows). Output y[pos] = down h[pos] (fp32).
+template <int kTiles>
+__global__ void __launch_bounds__(kThreads) DownKernel(FfnParams p) {
+  extern __shared__ __align__(128) unsigned char smem[];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q = lane % 4;
+  const int n_active = p.g.scalars[0];
+  const int groups = (p.hidden + kWarps * 16 - 1) / (kWarps * 16);
+  for (int item = blockIdx.x; item < n_active * groups; item += gridDim.x) {
+    const int slot = p.g.active[item / groups];
+    const int r_base = (item % groups) * kWarps * 16 + warp * 16;
+    const bool row_valid = r_base < p.hidden;
+    const int r = min(r_base, p.hidden - 16) + lane / 4;
+    const uint16_t* row_lo = p.down + (static_cast<size_t>(slot) * p.hidden + r) * p.inter;
+    const uint16_t* row_hi = row_lo + static_cast<size_t>(8) * p.inter;
+    const int begin = p.g.offsets[slot], count = p.g.counts[slot];
+    for (int base = 0; base < count; base += kTiles * 8) {
+      const int n_pass = min(kTiles * 8, count - base);
+      float acc[kTiles][4];
+      const uint16_t* h0 = p.h + static_cast<size_t>(begin + base) * p.inter;
+      auto act_row = [&](int j) { return h0 + static_cast<size_t>(j) * p.inter; };
+      StreamTile<kTiles>(row_lo, row_hi, row_valid, p.inter, n_pass, act_row, smem, acc);
+      if (row_valid) {
+#pragma unroll
+        for (int j = 0; j < kTiles; ++j) {
+          const int n = j * 8 + 2 * q;
+          float* y = p.y + static_cast<size_t>(begin + base + n) * p.hidden + r;
+          if (n < n_pass) {
+            y[0] = acc[j][0];
+            y[8] = acc[j][2];
+          }
+          if (n + 1 < n_pass) {
+            y[p.hidden] = acc[j][1];
+            y[p.hidden + 8] = acc[j][3];
+          }
+        }
+      }
+    }
+  }
+}
+
+struct Workspace {
+  PairGrouping g;
+  uint16_t* h;
+  float* y;
+  size_t bytes;
+};
+
+Workspace CarveWorkspace(void* base, const GroupedFfnShape& s) {
+  const int pairs = s.rows * s.top_k;
+  Workspace w{};
+  size_t at = Align256(PairGroupingBytes(pairs, s.num_slots));
+  if (base != nullptr) w.g = CarvePairGrouping(base, pairs, s.num_slots);
+  auto* bytes = static_cast<unsigned char*>(base);
+  w.h = reinterpret_cast<uint16_t*>(bytes + at);
+  at += Align256(sizeof(uint16_t) * static_cast<size_t>(pairs) * s.inter);
+  w.y = reinterpret_cast<float*>(bytes + at);
+  at += Align256(sizeof(float) * static_cast<size_t>(pairs) * s.hidden);
+  w.bytes = at;
+  return w;
+}
+
+template <int kTiles>
+absl::Status LaunchStreaming(const FfnParams& p, int max_items_gate_up, int max_items_down,
+                             cudaStream_t stream) {
+  int sms = 0;
+  JANUS_RETURN_IF_ERROR(CurrentDeviceInfo(&sms, nullptr));
+  constexpr int smem = SmemBytes<kTiles>();
+  auto gate_up = GateUpKernel<kTiles>;
+  auto down = DownKernel<kTiles>;
+  int per_sm_gu = 0, per_sm_down = 0;
+  JANUS_CUDA_RETURN_IF_ERROR(
+      cudaFuncSetAttribute(gate_up, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+  JANUS_CUDA_RETURN_IF_ERROR(
+      cudaFuncSetAttribute(down, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+  JANUS_CUDA_RETURN_IF_ERROR(
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm_gu, gate_up, kThreads, smem));
+  JANUS_CUDA_RETURN_IF_ERROR(
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm_down, down, kThreads, smem));
+  const int grid_gu = std::max(1, std::min(max_items_gate_up, sms * std::max(per_sm_gu, 1)));
+  const int grid_down = std::max(1, std::min(max_items_down, sms * std::max(per_sm_down, 1)));
+  gate_up<<<grid_gu, kThreads, smem, stream>>>(p);
+  JANUS_CUDA_RETURN_IF_LAUNCH_ERROR();
+  down<<<grid_down, kThreads, smem, stream>>>(p);
+  JANUS_CUDA_RETURN_IF_LAUNCH_ERROR();
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+size_t GroupedFfnWorkspaceBytes(const GroupedFfnShape& shape) {
+  return CarveWorkspace(nullptr, shape).bytes;
+}
+
+absl::Status LaunchGroupedExpertFfn(const GroupedFfnShape& s, const GroupedFfnArgs& a,
+                                    cudaStream_t stream) {
+  JANUS_KERNEL_CHECK_ARG(s.rows >= 0 && s.top_k > 0 && s.num_slots > 0,
+                         "expert ffn: bad sizes (rows ", s.rows, ", top_k ", s.top_k, ", slots ",
+                         s.num_slots, ")");
+  JANUS_KERNEL_CHECK_ARG(s.hidden > 0 && s.hidden % 64 == 0 && s.inter > 0 && s.inter % 64 == 0,
+                         "expert ffn: hidden (", s.hidden, ") and inter (", s.inter,
+                         ") must be positive multiples of 64");
+  JANUS_KERNEL_CHECK_ARG(static_cast<int64_t>(s.rows) * s.top_k < (int64_t{1} << 31),
+                         "expert ffn: rows * top_k overflows int32");
+  if (s.rows == 0) return absl::OkStatus();
+  JANUS_KERNEL_CHECK_ARG(a.x && a.weights && a.slots && a.gate && a.up && a.down && a.out,
+                         "expert ffn: a required pointer is null");
+  JANUS_KERNEL_CHECK_ARG(a.workspace != nullptr &&
+                             reinterpret_cast<uintptr_t>(a.workspace) % 256 == 0,
+                         "expert ffn: workspace must be non-null and 256-byte aligned");
+  const size_t need = GroupedFfnWorkspaceBytes(s);
+  JANUS_KERNEL_CHECK_ARG(a.workspace_bytes >= need, "expert ffn: workspace has ",
+                         a.workspace_bytes, " bytes, needs ", need);
+  for (const void* ptr : {static_cast<const void*>(a.x), static_cast<const void*>(a.gate),
+                          static_cast<const void*>(a.up), static_cast<const void*>(a.down),
+                          static_cast<const void*>(a.out)}) {
+    JANUS_KERNEL_CHECK_ARG(reinterpret_cast<uintptr_t>(ptr) % 16 == 0,
+                           "expert ffn: x, gate, up, down and out must be 16-byte aligned");
+  }
+  const Workspace w = CarveWorkspace(a.workspace, s);
+  JANUS_RETURN_IF_ERROR(LaunchGroupPairs(a.slots, a.ranks, a.my_rank, s.rows, s.top_k,
+                                         s.num_slots, w.g, a.num_invalid_slots, stream));
+  FfnParams p{s.top_k, s.hidden, s.inter, a.x, a.gate, a.up, a.down, w.g, w.h, w.y};
+  // At most min(slots, pairs) slots are active; the persistent grids never need more blocks than
+  // items.
+  const int max_active = static_cast<int>(
+      std::min<int64_t>(s.num_slots, static_cast<int64_t>(s.rows) * s.top_k));
+  const int items_gu = max_active * CeilDiv(s.inter, kWarps * 8);
+  const int items_down = max_active * CeilDiv(s.hidden, kWarps * 16);
+  const int tokens = std::min(s.rows, 64);
+  int tiles = CeilDiv(tokens, 8);
+  tiles = tiles <= 1 ? 1 : tiles <= 2 ? 2 : tiles <= 4 ? 4 : 8;
+  JANUS_DISPATCH_TOKEN_TILES(tiles, kTiles, {
+    JANUS_RETURN_IF_ERROR(LaunchStreaming<kTiles>(p, items_gu, items_down, stream));
+  });
+  return LaunchUnpermuteRows(w.y, a.weights, s.rows, s.top_k, s.hidden, w.g, a.out, stream);
+}
+
+}  // namespace janus::kernels

@@ -1,0 +1,187 @@
+// Paged decode attention against a double-precision reference written here (runtime/cpu only
+// exposes attention as a whole layer with its projections): o = softmax(q·kᵀ * scale) v over the
+// sequence's cached positions, GQA head mapping h -> h / (num_heads / num_kv_heads).
+#include "kernels/decode_attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "kernels/device_info.h"
+#include "test/unit/kernels/gpu_test_util.h"
+
+namespace janus::kernels {
+namespace {
+
+using testing::Bf16ToFloats;
+using testing::RandomFloats;
+using testing::RelativeError;
+using testing::ToBf16;
+
+struct Case {
+  int heads, kv_heads, dim, page_size;
+  std::vector<int> lens;
+};
+
+void Check(const Case& c, uint32_t seed) {
+  SCOPED_TRACE(::testing::Message() << "heads " << c.heads << " kv " << c.kv_heads << " dim "
+                                    << c.dim << " page " << c.page_size << " seed " << seed);
+  std::mt19937 rng(seed);
+  const int B = static_cast<int>(c.lens.size());
+  const int max_len = *std::max_element(c.lens.begin(), c.lens.end());
+  const int max_pages = std::max(1, (max_len + c.page_size - 1) / c.page_size);
+  const int num_pages = B * max_pages + 3;
+  // Pages handed out in a shuffled order so the block table really is an indirection.
+  std::vector<int32_t> order(num_pages);
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), rng);
+  std::vector<int32_t> table(static_cast<size_t>(B) * max_pages, -1);
+  for (int i = 0; i < B * max_pages; ++i) table[i] = order[i];
+  const size_t row = static_cast<size_t>(c.kv_heads) * c.dim;
+  const size_t cache_elems = static_cast<size_t>(num_pages) * c.page_size * row;
+  const std::vector<uint16_t> kc = ToBf16(RandomFloats(rng, cache_elems, -1, 1));
+  const std::vector<uint16_t> vc = ToBf16(RandomFloats(rng, cache_elems, -1, 1));
+  const std::vector<uint16_t> q = ToBf16(RandomFloats(rng, size_t{1} * B * c.heads * c.dim, -2, 2));
+  const float scale = 1.0f / std::sqrt(static_cast<float>(c.dim));
+  const std::vector<float> kf = Bf16ToFloats(kc), vf = Bf16ToFloats(vc), qf = Bf16ToFloats(q);
+
+  std::vector<float> want(q.size());
+  const int group = c.heads / c.kv_heads;
+  for (int b = 0; b < B; ++b) {
+    for (int h = 0; h < c.heads; ++h) {
+      const int kvh = h / group;
+      const float* qv = &qf[(static_cast<size_t>(b) * c.heads + h) * c.dim];
+      std::vector<double> s(c.lens[b]);
+      double mx = -INFINITY;
+      for (int j = 0; j < c.lens[b]; ++j) {
+        const size_t r = static_cast<size_t>(table[b * max_pages + j / c.page_size]) * c.page_size +
+                         j % c.page_size;
+        double dot = 0;
+        for (int d = 0; d < c.dim; ++d) dot += double{qv[d]} * kf[r * row + kvh * c.dim + d];
+        s[j] = dot * scale;
+        mx = std::max(mx, s[j]);
+      }
+      double den = 0;
+      for (double& v : s) den += (v = std::exp(v - mx));
+      for (int d = 0; d < c.dim; ++d) {
+        double num = 0;
+        for (int j = 0; j < c.lens[b]; ++j) {
+          const size_t r = static_cast<size_t>(table[b * max_pages + j / c.page_size]) * c.page_size +
+                           j % c.page_size;
+          num += s[j] * vf[r * row + kvh * c.dim + d];
+        }
+        want[(static_cast<size_t>(b) * c.heads + h) * c.dim + d] =
+            c.lens[b] == 0 ? 0.f : static_cast<float>(num / den);
+      }
+    }
+  }
+
+  JANUS_ASSERT_OK_AND_ASSIGN(DeviceBuffer d_q, DeviceBuffer::FromHost(q));
+  JANUS_ASSERT_OK_AND_ASSIGN(DeviceBuffer d_k, DeviceBuffer::FromHost(kc));
+  JANUS_ASSERT_OK_AND_ASSIGN(DeviceBuffer d_v, DeviceBuffer::FromHost(vc));
+  JANUS_ASSERT_OK_AND_ASSIGN(DeviceBuffer d_table, DeviceBuffer::FromHost(table));
+  JANUS_ASSERT_OK_AND_ASSIGN(DeviceBuffer d_lens, DeviceBuffer::FromHost(c.lens));
+  JANUS_ASSERT_OK_AND_ASSIGN(DeviceBuffer d_out, DeviceBuffer::Create(2 * q.size()));
+  JANUS_ASSERT_OK(d_out.Fill(0xff));  // bf16 NaN
+  DecodeAttentionShape shape{B, c.heads, c.kv_heads, c.dim, c.page_size, max_pages, max_len};
+  int sms = 0;
+  JANUS_ASSERT_OK(CurrentDeviceInfo(&sms, nullptr));
+  JANUS_ASSERT_OK_AND_ASSIGN(DeviceBuffer ws,
+                             DeviceBuffer::Create(DecodeAttentionWorkspaceBytes(shape, sms)));
+  JANUS_ASSERT_OK(ws.Fill(0xff));
+  DecodeAttentionArgs a;
+  a.q = d_q.get<uint16_t>();
+  a.k_cache = d_k.get<uint16_t>();
+  a.v_cache = d_v.get<uint16_t>();
+  a.block_table = d_table.get<int32_t>();
+  a.seq_lens = d_lens.get<int32_t>();
+  a.scale = scale;
+  a.out = d_out.get<uint16_t>();
+  a.workspace = ws.get();
+  a.workspace_bytes = ws.bytes();
+  JANUS_ASSERT_OK(LaunchDecodeAttention(shape, a, 0));
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  JANUS_ASSERT_OK_AND_ASSIGN(std::vector<uint16_t> out, d_out.ToHost<uint16_t>());
+  const std::vector<float> got = Bf16ToFloats(out);
+  ASSERT_EQ(testing::CountNonFinite(got), 0u) << "unwritten outputs";
+  EXPECT_LT(RelativeError(got, want), 1e-2);
+  for (int b = 0; b < B; ++b) {  // per sequence too: a wrong split must not hide in the total
+    const size_t n = static_cast<size_t>(c.heads) * c.dim;
+    std::vector<float> g(got.begin() + b * n, got.begin() + (b + 1) * n);
+    std::vector<float> w(want.begin() + b * n, want.begin() + (b + 1) * n);
+    EXPECT_LT(RelativeError(g, w), 1.5e-2) << "sequence " << b << " len " << c.lens[b];
+  }
+}
+
+TEST(DecodeAttention, GqaGroupsAndTileEdges) {
+  JANUS_SKIP_WITHOUT_GPU();
+  Check({32, 8, 128, 16, {1, 127, 128, 129, 300, 1000}}, 1);
+  Check({8, 8, 128, 16, {5, 257}}, 2);
+  Check({16, 2, 128, 16, {64, 200}}, 3);
+  Check({16, 8, 128, 16, {33, 1}}, 4);
+}
+
+TEST(DecodeAttention, HeadDims64And256OddPageSize) {
+  JANUS_SKIP_WITHOUT_GPU();
+  Check({8, 2, 64, 7, {100, 3, 513}}, 11);
+  Check({4, 1, 256, 5, {77, 260}}, 12);
+}
+
+TEST(DecodeAttention, LongContextManySplits) {
+  JANUS_SKIP_WITHOUT_GPU();
+  Check({32, 8, 128, 16, {4096}}, 21);
+  Check({32, 8, 128, 64, {5000, 1, 4095}}, 22);
+}
+
+TEST(DecodeAttention, EmptySequenceGivesZeros) {
+  JANUS_SKIP_WITHOUT_GPU();
+  Check({8, 2, 128, 16, {0, 50, 0}}, 31);
+}
+
+TEST(DecodeAttention, AppendKvWritesThePagedSlot) {
+  JANUS_SKIP_WITHOUT_GPU();
+  std::mt19937 rng(41);
+  const int B = 3, kv = 2, dim = 64, page = 4, max_pages = 3, num_pages = 12;
+  DecodeAttentionShape shape{B, 8, kv, dim, page, max_pages, max_pages * page};
+  std::vector<int32_t> table = {5, 2, 9, 0, 1, 3, 11, 7, 6};
+  std::vector<int32_t> pos = {0, 6, 11};
+  const size_t row = size_t{1} * kv * dim;
+  const std::vector<uint16_t> kn = ToBf16(RandomFloats(rng, B * row, -1, 1));
+  const std::vector<uint16_t> vn = ToBf16(RandomFloats(rng, B * row, -1, 1));
+  std::vector<uint16_t> cache(size_t{1} * num_pages * page * row, 0x1234);
+  JANUS_ASSERT_OK_AND_ASSIGN(DeviceBuffer d_k, DeviceBuffer::FromHost(cache));
+  JANUS_ASSERT_OK_AND_ASSIGN(DeviceBuffer d_v, DeviceBuffer::FromHost(cache));
+  JANUS_ASSERT_OK_AND_ASSIGN(DeviceBuffer d_kn, DeviceBuffer::FromHost(kn));
+  JANUS_ASSERT_OK_AND_ASSIGN(DeviceBuffer d_vn, DeviceBuffer::FromHost(vn));
+  JANUS_ASSERT_OK_AND_ASSIGN(DeviceBuffer d_t, DeviceBuffer::FromHost(table));
+  JANUS_ASSERT_OK_AND_ASSIGN(DeviceBuffer d_p, DeviceBuffer::FromHost(pos));
+  JANUS_ASSERT_OK(LaunchAppendKv(shape, d_kn.get<uint16_t>(), d_vn.get<uint16_t>(),
+                                 d_p.get<int32_t>(), d_t.get<int32_t>(), d_k.get<uint16_t>(),
+                                 d_v.get<uint16_t>(), 0));
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  JANUS_ASSERT_OK_AND_ASSIGN(std::vector<uint16_t> k, d_k.ToHost<uint16_t>());
+  JANUS_ASSERT_OK_AND_ASSIGN(std::vector<uint16_t> v, d_v.ToHost<uint16_t>());
+  std::vector<uint16_t> want_k = cache, want_v = cache;
+  for (int b = 0; b < B; ++b) {
+    const size_t slot = static_cast<size_t>(table[b * max_pages + pos[b] / page]) * page + pos[b] % page;
+    std::copy(kn.begin() + b * row, kn.begin() + (b + 1) * row, want_k.begin() + slot * row);
+    std::copy(vn.begin() + b * row, vn.begin() + (b + 1) * row, want_v.begin() + slot * row);
+  }
+  EXPECT_EQ(k, want_k);
+  EXPECT_EQ(v, want_v);
+}
+
+TEST(DecodeAttention, RejectsBadArguments) {
+  DecodeAttentionArgs a;
+  EXPECT_EQ(LaunchDecodeAttention({1, 6, 4, 128, 16, 4, 64}, a, 0).code(),
+            absl::StatusCode::kInvalidArgument);  // 4 does not divide 6
+  EXPECT_EQ(LaunchDecodeAttention({1, 8, 2, 128, 16, 2, 64}, a, 0).code(),
+            absl::StatusCode::kInvalidArgument);  // 2 pages of 16 < 64
+  EXPECT_EQ(LaunchDecodeAttention({1, 8, 2, 128, 16, 4, 64}, a, 0).code(),
+            absl::StatusCode::kInvalidArgument);  // null pointers
+}
+
+}  // namespace
+}  // namespace janus::kernels

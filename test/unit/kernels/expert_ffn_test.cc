@@ -1,0 +1,216 @@
+// The grouped expert FFN against runtime/cpu Experts() on random bf16 data.
+#include "kernels/expert_ffn.h"
+
+#include <algorithm>
+#include <random>
+#include <vector>
+
+#include "runtime/cpu/moe.h"
+#include "test/unit/kernels/gpu_test_util.h"
+
+namespace janus::kernels {
+namespace {
+
+using testing::Bf16ToFloats;
+using testing::RandomFloats;
+using testing::RelativeError;
+using testing::ToBf16;
+
+struct Case {
+  int rows, top_k, hidden, inter, slots;
+  int ranks;  // > 1: pairs are spread over ranks, this rank is rank 1
+};
+
+struct Result {
+  std::vector<float> got, want;
+  std::vector<char> row_has_local;
+};
+
+absl::StatusOr<Result> RunFfn(const Case& c, uint32_t seed) {
+  std::mt19937 rng(seed);
+  const int P = c.rows * c.top_k;
+  const float wscale = 1.0f / std::sqrt(static_cast<float>(c.hidden));
+  const std::vector<uint16_t> x = ToBf16(RandomFloats(rng, size_t{1} * c.rows * c.hidden, -1, 1));
+  const size_t mat = size_t{1} * c.inter * c.hidden;
+  const std::vector<uint16_t> gate = ToBf16(RandomFloats(rng, mat * c.slots, -2 * wscale, 2 * wscale));
+  const std::vector<uint16_t> up = ToBf16(RandomFloats(rng, mat * c.slots, -2 * wscale, 2 * wscale));
+  const float dscale = 1.0f / std::sqrt(static_cast<float>(c.inter));
+  const std::vector<uint16_t> down = ToBf16(RandomFloats(rng, mat * c.slots, -2 * dscale, 2 * dscale));
+  const std::vector<float> weights = RandomFloats(rng, P, 0.05f, 1.0f);
+  std::vector<int32_t> slots(P), ranks(P);
+  std::uniform_int_distribution<int> rank_d(0, c.ranks - 1);
+  for (int r = 0; r < c.rows; ++r) {
+    std::vector<int> perm(c.slots);
+    for (int s = 0; s < c.slots; ++s) perm[s] = s;
+    std::shuffle(perm.begin(), perm.end(), rng);
+    for (int k = 0; k < c.top_k; ++k) {
+      slots[r * c.top_k + k] = perm[k];
+      ranks[r * c.top_k + k] = rank_d(rng);
+    }
+  }
+  const int my_rank = c.ranks > 1 ? 1 : 0;
+
+  Result res;
+  res.want.resize(size_t{1} * c.rows * c.hidden);
+  const std::vector<float> xf = Bf16ToFloats(x);
+  cpu::ExpertWeightsFn get = [&](int e) -> absl::StatusOr<cpu::ExpertWeights> {
+    cpu::ExpertWeights w;
+    w.gate = {DType::kBF16, gate.data() + e * mat, {c.inter, c.hidden}};
+    w.up = {DType::kBF16, up.data() + e * mat, {c.inter, c.hidden}};
+    w.down = {DType::kBF16, down.data() + e * mat, {c.hidden, c.inter}};
+    return w;
+  };
+  JANUS_RETURN_IF_ERROR(cpu::Experts(xf.data(), c.rows, c.hidden, weights.data(), slots.data(),
+                                     c.top_k, c.ranks > 1 ? ranks.data() : nullptr, my_rank, get,
+                                     res.want.data()));
+  res.row_has_local.assign(c.rows, 0);
+  for (int i = 0; i < P; ++i) {
+    if (c.ranks == 1 || ranks[i] == my_rank) res.row_has_local[i / c.top_k] = 1;
+  }
+
+  JANUS_ASSIGN_OR_RETURN(DeviceBuffer d_x, DeviceBuffer::FromHost(x));
+  JANUS_ASSIGN_OR_RETURN(DeviceBuffer d_gate, DeviceBuffer::FromHost(gate));
+  JANUS_ASSIGN_OR_RETURN(DeviceBuffer d_up, DeviceBuffer::FromHost(up));
+  JANUS_ASSIGN_OR_RETURN(DeviceBuffer d_down, DeviceBuffer::FromHost(down));
+  JANUS_ASSIGN_OR_RETURN(DeviceBuffer d_w, DeviceBuffer::FromHost(weights));
+  JANUS_ASSIGN_OR_RETURN(DeviceBuffer d_slots, DeviceBuffer::FromHost(slots));
+  JANUS_ASSIGN_OR_RETURN(DeviceBuffer d_ranks, DeviceBuffer::FromHost(ranks));
+  JANUS_ASSIGN_OR_RETURN(DeviceBuffer d_out, DeviceBuffer::Create(4 * res.want.size()));
+  JANUS_ASSIGN_OR_RETURN(DeviceBuffer d_invalid, DeviceBuffer::FromHost(std::vector<int32_t>{0}));
+  GroupedFfnShape shape{c.rows, c.top_k, c.hidden, c.inter, c.slots};
+  JANUS_ASSIGN_OR_RETURN(DeviceBuffer ws, DeviceBuffer::Create(GroupedFfnWorkspaceBytes(shape)));
+  JANUS_RETURN_IF_ERROR(ws.Fill(0xff));  // stale workspace must not matter
+  JANUS_RETURN_IF_ERROR(d_out.Fill(0xff));
+  GroupedFfnArgs a;
+  a.x = d_x.get<uint16_t>();
+  a.weights = d_w.get<float>();
+  a.slots = d_slots.get<int32_t>();
+  a.ranks = c.ranks > 1 ? d_ranks.get<int32_t>() : nullptr;
+  a.my_rank = my_rank;
+  a.gate = d_gate.get<uint16_t>();
+  a.up = d_up.get<uint16_t>();
+  a.down = d_down.get<uint16_t>();
+  a.out = d_out.get<float>();
+  a.workspace = ws.get();
+  a.workspace_bytes = ws.bytes();
+  a.num_invalid_slots = d_invalid.get<int32_t>();
+  JANUS_RETURN_IF_ERROR(LaunchGroupedExpertFfn(shape, a, 0));
+  JANUS_CUDA_RETURN_IF_ERROR(cudaDeviceSynchronize());
+  JANUS_ASSIGN_OR_RETURN(res.got, d_out.ToHost<float>());
+  JANUS_ASSIGN_OR_RETURN(std::vector<int32_t> invalid, d_invalid.ToHost<int32_t>());
+  if (invalid[0] != 0) return absl::InternalError("kernel counted invalid slots");
+  return res;
+}
+
+void Check(const Case& c, uint32_t seed) {
+  SCOPED_TRACE(::testing::Message() << "rows " << c.rows << " top_k " << c.top_k << " hidden "
+                                    << c.hidden << " inter " << c.inter << " slots " << c.slots
+                                    << " ranks " << c.ranks << " seed " << seed);
+  JANUS_ASSERT_OK_AND_ASSIGN(Result r, RunFfn(c, seed));
+  ASSERT_EQ(testing::CountNonFinite(r.got), 0u) << "unwritten (poisoned) outputs";
+  // bf16 weights and inputs on both sides; the GPU rounds silu(g)*u to bf16 (as a bf16 model does).
+  EXPECT_LT(RelativeError(r.got, r.want), 1e-2);
+  for (int row = 0; row < c.rows; ++row) {
+    if (r.row_has_local[row]) continue;
+    for (int h = 0; h < c.hidden; ++h) {
+      ASSERT_EQ(r.got[size_t{1} * row * c.hidden + h], 0.0f) << "row " << row << " has no local pair";
+    }
+  }
+}
+
+TEST(GroupedExpertFfn, DecodeSizesMatchCpu) {
+  JANUS_SKIP_WITHOUT_GPU();
+  uint32_t seed = 1;
+  for (int rows : {1, 2, 7, 8, 9, 16, 31, 64}) {
+    Check({rows, 4, 256, 128, 8, 1}, seed++);
+  }
+}
+
+TEST(GroupedExpertFfn, MultiPassBeyond64TokensPerExpert) {
+  JANUS_SKIP_WITHOUT_GPU();
+  Check({100, 2, 128, 64, 2, 1}, 11);   // 100 tokens on each of 2 slots: two passes
+  Check({200, 8, 192, 192, 12, 1}, 12); // 192: K not a multiple of the 256-wide staged chunk
+}
+
+TEST(GroupedExpertFfn, OddShapesAndManySlots) {
+  JANUS_SKIP_WITHOUT_GPU();
+  Check({5, 8, 320, 320, 64, 1}, 21);  // many inactive slots
+  Check({33, 6, 64, 64, 6, 1}, 22);    // single K step
+  Check({3, 1, 1024, 704, 4, 1}, 23);
+}
+
+TEST(GroupedExpertFfn, OnlyLocalPairsOfThisRank) {
+  JANUS_SKIP_WITHOUT_GPU();
+  Check({24, 4, 256, 128, 16, 4}, 31);  // ~1/4 of the pairs local, some rows none
+  Check({1, 2, 128, 64, 4, 8}, 32);
+}
+
+TEST(GroupedExpertFfn, RealisticQwen3Slice) {
+  JANUS_SKIP_WITHOUT_GPU();
+  Check({16, 8, 2048, 768, 16, 1}, 41);
+}
+
+TEST(GroupedExpertFfn, RepeatedRunsAreBitIdentical) {
+  JANUS_SKIP_WITHOUT_GPU();
+  const Case c{48, 8, 256, 192, 16, 1};
+  JANUS_ASSERT_OK_AND_ASSIGN(Result a, RunFfn(c, 51));
+  for (int i = 0; i < 3; ++i) {
+    JANUS_ASSERT_OK_AND_ASSIGN(Result b, RunFfn(c, 51));
+    ASSERT_EQ(a.got, b.got);
+  }
+}
+
+TEST(GroupedExpertFfn, InvalidSlotsAreCounted) {
+  JANUS_SKIP_WITHOUT_GPU();
+  const int rows = 4, top_k = 2, hidden = 64, inter = 64, slots_n = 2;
+  std::vector<uint16_t> zeros(size_t{1} * slots_n * hidden * inter, 0x3f80);  // 1.0
+  std::vector<uint16_t> x(size_t{1} * rows * hidden, 0x3f80);
+  std::vector<float> w(rows * top_k, 1.0f);
+  std::vector<int32_t> slots = {0, 1, 2, 1, -1, 0, 1, 5};  // three invalid
+  JANUS_ASSERT_OK_AND_ASSIGN(DeviceBuffer d_mat, DeviceBuffer::FromHost(zeros));
+  JANUS_ASSERT_OK_AND_ASSIGN(DeviceBuffer d_x, DeviceBuffer::FromHost(x));
+  JANUS_ASSERT_OK_AND_ASSIGN(DeviceBuffer d_w, DeviceBuffer::FromHost(w));
+  JANUS_ASSERT_OK_AND_ASSIGN(DeviceBuffer d_s, DeviceBuffer::FromHost(slots));
+  JANUS_ASSERT_OK_AND_ASSIGN(DeviceBuffer d_out, DeviceBuffer::Create(4 * rows * hidden));
+  JANUS_ASSERT_OK_AND_ASSIGN(DeviceBuffer d_inv, DeviceBuffer::FromHost(std::vector<int32_t>{0}));
+  GroupedFfnShape shape{rows, top_k, hidden, inter, slots_n};
+  JANUS_ASSERT_OK_AND_ASSIGN(DeviceBuffer ws, DeviceBuffer::Create(GroupedFfnWorkspaceBytes(shape)));
+  GroupedFfnArgs a;
+  a.x = d_x.get<uint16_t>();
+  a.weights = d_w.get<float>();
+  a.slots = d_s.get<int32_t>();
+  a.gate = a.up = a.down = d_mat.get<uint16_t>();
+  a.out = d_out.get<float>();
+  a.workspace = ws.get();
+  a.workspace_bytes = ws.bytes();
+  a.num_invalid_slots = d_inv.get<int32_t>();
+  JANUS_ASSERT_OK(LaunchGroupedExpertFfn(shape, a, 0));
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  JANUS_ASSERT_OK_AND_ASSIGN(std::vector<int32_t> inv, d_inv.ToHost<int32_t>());
+  EXPECT_EQ(inv[0], 3);
+}
+
+// Argument errors come back before any CUDA call (no GPU needed).
+TEST(GroupedExpertFfn, RejectsBadArguments) {
+  GroupedFfnArgs a;
+  EXPECT_EQ(LaunchGroupedExpertFfn({4, 2, 100, 64, 2}, a, 0).code(),
+            absl::StatusCode::kInvalidArgument);  // hidden not a multiple of 64
+  EXPECT_EQ(LaunchGroupedExpertFfn({4, 0, 64, 64, 2}, a, 0).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(LaunchGroupedExpertFfn({4, 2, 64, 64, 2}, a, 0).code(),
+            absl::StatusCode::kInvalidArgument);  // null pointers
+  static uint16_t dummy[64] __attribute__((aligned(256)));
+  static float fdummy[64] __attribute__((aligned(256)));
+  static int32_t idummy[64] __attribute__((aligned(256)));
+  a.x = a.gate = a.up = a.down = dummy;
+  a.weights = fdummy;
+  a.out = fdummy;
+  a.slots = idummy;
+  a.workspace = idummy;
+  a.workspace_bytes = 16;  // too small
+  EXPECT_EQ(LaunchGroupedExpertFfn({4, 2, 64, 64, 2}, a, 0).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace janus::kernels
