@@ -114,10 +114,10 @@ __global__ void UnpermuteRowsKernel(const float* __restrict__ y_perm,
       if (p < 0) continue;
       const float wk = w[k];
       const float4 y = *reinterpret_cast<const float4*>(y_perm + static_cast<int64_t>(p) * hidden + c);
-      acc.x += wk * y.x;
-      acc.y += wk * y.y;
-      acc.z += wk * y.z;
-      acc.w += wk * y.w;
+      acc.x = __fmaf_rn(wk, y.x, acc.x);
+      acc.y = __fmaf_rn(wk, y.y, acc.y);
+      acc.z = __fmaf_rn(wk, y.z, acc.z);
+      acc.w = __fmaf_rn(wk, y.w, acc.w);
     }
     *reinterpret_cast<float4*>(out + static_cast<int64_t>(row) * hidden + c) = acc;
   }

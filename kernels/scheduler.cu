@@ -256,7 +256,8 @@ absl::Status LaunchSchedule(ScheduleAlgorithm algorithm, const DevicePlacement& 
                          "schedule: slots requested but the placement has no replica_slot table");
   JANUS_KERNEL_CHECK_ARG(rows >= 0 && top_k > 0, "schedule: bad sizes (rows ", rows, ", top_k ",
                          top_k, ")");
-  JANUS_KERNEL_CHECK_ARG(out.assignment != nullptr, "schedule: assignment output is required");
+  JANUS_KERNEL_CHECK_ARG(rows == 0 || out.assignment != nullptr,
+                         "schedule: assignment output is required");
   JANUS_KERNEL_CHECK_ARG(rows == 0 || ids != nullptr, "schedule: ids is null");
   JANUS_KERNEL_CHECK_ARG(static_cast<int64_t>(rows) * top_k < (int64_t{1} << 31),
                          "schedule: rows * top_k overflows int32");

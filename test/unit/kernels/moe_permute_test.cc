@@ -2,6 +2,7 @@
 // no separate permute step: runtime/cpu Experts() groups pairs by expert internally).
 #include "kernels/moe_permute.h"
 
+#include <cmath>
 #include <algorithm>
 #include <random>
 #include <vector>
@@ -105,7 +106,8 @@ void Check(int rows, int top_k, int slots, int ranks, int hidden, uint32_t seed)
       float acc = 0.f;
       for (int k = 0; k < top_k; ++k) {
         const int p = pair_pos[r * top_k + k];
-        if (p >= 0) acc += w[r * top_k + k] * yp[size_t{1} * p * hidden + h];
+        // The kernel accumulates with explicit fused multiply-adds; so does this reference.
+        if (p >= 0) acc = std::fma(w[r * top_k + k], yp[size_t{1} * p * hidden + h], acc);
       }
       ASSERT_EQ(out[size_t{1} * r * hidden + h], acc) << "row " << r << " col " << h;
     }
