@@ -20,7 +20,7 @@ namespace {
 
 constexpr int kThreads = 128;
 constexpr int kTile = 128;  // tokens per tile (one per thread in the QK phase)
-constexpr int kBatchLoads = 16;  // 16-byte loads issued back to back per thread
+constexpr int kBlocksPerSm = 4;  // register cap 128: four blocks (16 warps) per multiprocessor
 
 struct Params {
   DecodeAttentionShape s;
@@ -43,16 +43,33 @@ __device__ __forceinline__ void Unpack8(const uint4& v, float (&f)[8]) {
 }
 
 template <int kDim, int kGroup>
-__global__ void __launch_bounds__(kThreads) DecodeSplitKernel(Params p) {
+__host__ __device__ constexpr int BatchLoads() {
+  return kGroup == 8 ? 8 : 16;  // K loads in flight per thread (the 128-register cap)
+}
+
+// Dynamic shared memory: the V tile [kTile][kDim] bf16, reused after the tile loop for the
+// cross-subgroup reduction [kSubs][kGroup][kDim] fp32.
+template <int kDim, int kGroup>
+constexpr int SplitSmemBytes() {
+  constexpr int v_bytes = kTile * kDim * 2;
+  constexpr int red_bytes = (kThreads / (kDim / 8)) * kGroup * kDim * 4;
+  return v_bytes > red_bytes ? v_bytes : red_bytes;
+}
+
+template <int kDim, int kGroup>
+__global__ void __launch_bounds__(kThreads, kBlocksPerSm) DecodeSplitKernel(Params p) {
   constexpr int kChunks = kDim / 8;           // 16-byte chunks per row
   constexpr int kSubs = kThreads / kChunks;   // token sub-groups in the PV phase
   constexpr int kTokensPerThread = kTile / kSubs;
+  constexpr int kBatch = BatchLoads<kDim, kGroup>();
   static_assert(kThreads % kChunks == 0 && kTile % kSubs == 0, "bad head_dim");
   __shared__ __align__(16) float q_s[kGroup][kDim];
   __shared__ float s_s[kGroup][kTile];
   __shared__ int row_s[kTile];
   __shared__ float alpha_s[kGroup], m_run[kGroup], l_run[kGroup];
-  __shared__ __align__(16) float red[kSubs][kGroup][kDim];
+  extern __shared__ __align__(128) unsigned char dyn_smem[];
+  uint16_t* v_s = reinterpret_cast<uint16_t*>(dyn_smem);  // [kTile][kDim] during the loop
+  float* red = reinterpret_cast<float*>(dyn_smem);        // [kSubs][kGroup][kDim] after it
 
   const int split = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z;
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
@@ -71,6 +88,11 @@ __global__ void __launch_bounds__(kThreads) DecodeSplitKernel(Params p) {
     return;
   }
 
+  const int32_t* table = p.a.block_table + static_cast<int64_t>(b) * p.s.max_pages_per_seq;
+  // Page of this thread's token in the first tile, read before anything else (it heads the
+  // dependent chain table -> K/V).
+  int page_next = start + tid < end ? table[(start + tid) / p.s.page_size] : 0;
+
   constexpr float kLog2e = 1.4426950408889634f;
   const float qscale = p.a.scale * kLog2e;
   for (int i = tid; i < kGroup * kDim; i += kThreads) {
@@ -81,7 +103,6 @@ __global__ void __launch_bounds__(kThreads) DecodeSplitKernel(Params p) {
     m_run[tid] = -INFINITY;
     l_run[tid] = 0.f;
   }
-  const int32_t* table = p.a.block_table + static_cast<int64_t>(b) * p.s.max_pages_per_seq;
   const int64_t row_stride = static_cast<int64_t>(Hkv) * kDim;  // elements per cache token row
   const uint16_t* kbase = p.a.k_cache + static_cast<int64_t>(kvh) * kDim;
   const uint16_t* vbase = p.a.v_cache + static_cast<int64_t>(kvh) * kDim;
@@ -93,29 +114,43 @@ __global__ void __launch_bounds__(kThreads) DecodeSplitKernel(Params p) {
 #pragma unroll
     for (int i = 0; i < 8; ++i) acc[g][i] = 0.f;
   }
-  __syncthreads();
 
   for (int tile = start; tile < end; tile += kTile) {
-    // QK: one token per thread.
+    const int tile_len = min(kTile, end - tile);
+    const int j = tile + tid;
+    const int64_t row = static_cast<int64_t>(page_next) * p.s.page_size + j % p.s.page_size;
+    if (tid < kTile) row_s[tid] = static_cast<int>(row);
+    // Next tile's page, in flight while this tile is processed.
+    page_next = j + kTile < end ? table[(j + kTile) / p.s.page_size] : 0;
+    __syncthreads();  // row_s complete; the previous tile's readers of v_s / s_s are done
+    // V tile -> shared memory (cp.async), issued together with the K loads below so that one
+    // memory latency per tile is exposed instead of two.
+#pragma unroll
+    for (int u = 0; u < kTokensPerThread; ++u) {
+      const int t = sub + u * kSubs;
+      if (t < tile_len) {
+        device::CpAsync16(v_s + t * kDim + chunk * 8,
+                          vbase + static_cast<int64_t>(row_s[t]) * row_stride + chunk * 8, 16);
+      }
+    }
+    device::CpAsyncCommit();
+    // QK: one token per thread. Load16 allocates in L1: the warp's 16-byte pieces of a row share
+    // 32-byte sectors, so the second half comes from L1 instead of a second L2 request.
     {
-      const int j = tile + tid;
       float s[kGroup];
 #pragma unroll
       for (int g = 0; g < kGroup; ++g) s[g] = 0.f;
-      if (j < end) {
-        const int page = table[j / p.s.page_size];
-        const int row = page * p.s.page_size + j % p.s.page_size;
-        row_s[tid] = row;
+      if (tid < tile_len) {
         const uint16_t* kp = kbase + row * row_stride;
 #pragma unroll
-        for (int c0 = 0; c0 < kChunks; c0 += kBatchLoads) {
-          uint4 kv[kBatchLoads];
+        for (int c0 = 0; c0 < kChunks; c0 += kBatch) {
+          uint4 kv[kBatch];
 #pragma unroll
-          for (int c = 0; c < kBatchLoads; ++c) {
-            if (c0 + c < kChunks) kv[c] = device::LoadStreaming16(kp + (c0 + c) * 8);
+          for (int c = 0; c < kBatch; ++c) {
+            if (c0 + c < kChunks) kv[c] = device::Load16(kp + (c0 + c) * 8);
           }
 #pragma unroll
-          for (int c = 0; c < kBatchLoads; ++c) {
+          for (int c = 0; c < kBatch; ++c) {
             if (c0 + c >= kChunks) continue;
             float f[8];
             Unpack8(kv[c], f);
@@ -129,20 +164,12 @@ __global__ void __launch_bounds__(kThreads) DecodeSplitKernel(Params p) {
           }
         }
       }
+      if (tid < kTile) {
 #pragma unroll
-      for (int g = 0; g < kGroup; ++g) s_s[g][tid] = j < end ? s[g] : -INFINITY;
-    }
-    __syncthreads();
-    // Issue the first batch of V loads now (row_s is complete): their latency overlaps the softmax.
-    const int tile_len = min(kTile, end - tile);
-    uint4 vv[kBatchLoads];
-#pragma unroll
-    for (int u = 0; u < kBatchLoads; ++u) {
-      const int t = sub + u * kSubs;
-      if (u < kTokensPerThread && t < tile_len) {
-        vv[u] = device::LoadStreaming16(vbase + row_s[t] * row_stride + chunk * 8);
+        for (int g = 0; g < kGroup; ++g) s_s[g][tid] = tid < tile_len ? s[g] : -INFINITY;
       }
     }
+    __syncthreads();
     // Online softmax statistics, one warp per head.
     for (int g = warp; g < kGroup; g += kThreads / 32) {
       float v[kTile / 32];
@@ -170,56 +197,45 @@ __global__ void __launch_bounds__(kThreads) DecodeSplitKernel(Params p) {
         m_run[g] = m_new;
       }
     }
-    __syncthreads();
-    // PV.
+    device::CpAsyncWait<0>();
+    __syncthreads();  // softmax weights and every thread's V pieces visible
+    // PV from the shared V tile: a warp reads kDim * 2 * (32 / kChunks) contiguous bytes.
 #pragma unroll
     for (int g = 0; g < kGroup; ++g) {
       const float alpha = alpha_s[g];
 #pragma unroll
       for (int i = 0; i < 8; ++i) acc[g][i] *= alpha;
     }
+#pragma unroll 4
+    for (int u = 0; u < kTokensPerThread; ++u) {
+      const int t = sub + u * kSubs;
+      if (t >= tile_len) break;
+      const uint4 vv = *reinterpret_cast<const uint4*>(v_s + t * kDim + chunk * 8);
+      float f[8];
+      Unpack8(vv, f);
 #pragma unroll
-    for (int t0 = 0; t0 < kTokensPerThread; t0 += kBatchLoads) {
-      if (t0 > 0) {
+      for (int g = 0; g < kGroup; ++g) {
+        const float pg = s_s[g][t];
 #pragma unroll
-        for (int u = 0; u < kBatchLoads; ++u) {
-          const int t = sub + (t0 + u) * kSubs;
-          if (t0 + u < kTokensPerThread && t < tile_len) {
-            vv[u] = device::LoadStreaming16(vbase + row_s[t] * row_stride + chunk * 8);
-          }
-        }
-      }
-#pragma unroll
-      for (int u = 0; u < kBatchLoads; ++u) {
-        const int t = sub + (t0 + u) * kSubs;
-        if (t0 + u >= kTokensPerThread || t >= tile_len) continue;
-        float f[8];
-        Unpack8(vv[u], f);
-#pragma unroll
-        for (int g = 0; g < kGroup; ++g) {
-          const float pg = s_s[g][t];
-#pragma unroll
-          for (int i = 0; i < 8; ++i) acc[g][i] += pg * f[i];
-        }
+        for (int i = 0; i < 8; ++i) acc[g][i] += pg * f[i];
       }
     }
-    __syncthreads();  // s_s and row_s are rewritten by the next tile
   }
+  __syncthreads();  // v_s is reused as the reduction buffer
 
   // Reduce the kSubs partial accumulators of each (head, dim).
 #pragma unroll
   for (int g = 0; g < kGroup; ++g) {
-    *reinterpret_cast<float4*>(&red[sub][g][chunk * 8]) =
-        make_float4(acc[g][0], acc[g][1], acc[g][2], acc[g][3]);
-    *reinterpret_cast<float4*>(&red[sub][g][chunk * 8 + 4]) =
-        make_float4(acc[g][4], acc[g][5], acc[g][6], acc[g][7]);
+    float* r = red + (sub * kGroup + g) * kDim + chunk * 8;
+    *reinterpret_cast<float4*>(r) = make_float4(acc[g][0], acc[g][1], acc[g][2], acc[g][3]);
+    *reinterpret_cast<float4*>(r + 4) = make_float4(acc[g][4], acc[g][5], acc[g][6], acc[g][7]);
   }
   __syncthreads();
   for (int i = tid; i < kGroup * kDim; i += kThreads) {
     const int g = i / kDim, d = i % kDim;
     float o = 0.f;
 #pragma unroll
-    for (int s = 0; s < kSubs; ++s) o += red[s][g][d];
+    for (int s = 0; s < kSubs; ++s) o += red[(s * kGroup + g) * kDim + d];
     p.part_o[((head0 + g) * p.splits + split) * kDim + d] = o;
   }
   if (tid < kGroup) {
@@ -271,12 +287,36 @@ __global__ void AppendKvKernel(DecodeAttentionShape s, const uint16_t* __restric
   }
 }
 
-int TokensPerSplit(const DecodeAttentionShape& s, int num_sms) {
-  // Enough blocks for ~4 per multiprocessor, at least one 128-token tile per split.
+// Splits per (sequence, kv head). Resident slots = kBlocksPerSm per multiprocessor. When the
+// (sequence, kv head) pairs do not fill the slots, split each so that the grid is one full wave
+// (at least kMinSplitTokens tokens a split); otherwise pick the split count (1..8) with the least
+// time per wave-quantised token, ties to fewer splits.
+constexpr int kMinSplitTokens = 64;
+
+int ChooseSplits(const DecodeAttentionShape& s, int num_sms) {
   const int64_t heads = static_cast<int64_t>(std::max(s.batch, 1)) * std::max(s.num_kv_heads, 1);
-  const int64_t want_splits = std::max<int64_t>(1, (4LL * num_sms + heads - 1) / heads);
-  const int64_t per = (std::max(s.max_seq_len, 1) + want_splits - 1) / want_splits;
-  return static_cast<int>(std::max<int64_t>(kTile, (per + kTile - 1) / kTile * kTile));
+  const int64_t slots = static_cast<int64_t>(std::max(num_sms, 1)) * kBlocksPerSm;
+  const int64_t max_splits =
+      std::max<int64_t>(1, (std::max(s.max_seq_len, 1) + kMinSplitTokens - 1) / kMinSplitTokens);
+  int64_t best = 1;
+  if (heads < slots) {
+    best = std::min(max_splits, std::max<int64_t>(1, slots / heads));
+  } else {
+    double best_cost = 2.0;
+    for (int64_t c = 1; c <= std::min<int64_t>(8, max_splits); ++c) {
+      const double cost = static_cast<double>((heads * c + slots - 1) / slots) / c;
+      if (cost < best_cost - 1e-9) {
+        best_cost = cost;
+        best = c;
+      }
+    }
+  }
+  return static_cast<int>(std::min<int64_t>(best, 65535));
+}
+
+int TokensPerSplit(const DecodeAttentionShape& s, int num_sms) {
+  const int splits = ChooseSplits(s, num_sms);
+  return std::max(1, (std::max(s.max_seq_len, 1) + splits - 1) / splits);
 }
 
 }  // namespace
@@ -321,10 +361,14 @@ absl::Status LaunchDecodeAttention(const DecodeAttentionShape& s, const DecodeAt
   const dim3 grid(p.splits, s.num_kv_heads, s.batch);
   JANUS_DISPATCH_HEAD_DIM(s.head_dim, kDim, {
     JANUS_DISPATCH_GQA_GROUP(s.num_heads / s.num_kv_heads, kGroup, {
-      DecodeSplitKernel<kDim, kGroup><<<grid, kThreads, 0, stream>>>(p);
+      constexpr int smem = SplitSmemBytes<kDim, kGroup>();
+      auto kernel = DecodeSplitKernel<kDim, kGroup>;
+      JANUS_CUDA_RETURN_IF_ERROR(
+          cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+      kernel<<<grid, kThreads, smem, stream>>>(p);
+      JANUS_CUDA_RETURN_IF_LAUNCH_ERROR();
     });
   });
-  JANUS_CUDA_RETURN_IF_LAUNCH_ERROR();
   CombineKernel<<<static_cast<unsigned>(heads), std::min(s.head_dim, 256), 0, stream>>>(
       p.part_o, p.part_ml, p.splits, s.head_dim, a.out);
   JANUS_CUDA_RETURN_IF_LAUNCH_ERROR();

@@ -135,6 +135,29 @@ TEST(DecodeAttention, LongContextManySplits) {
   Check({32, 8, 128, 64, {5000, 1, 4095}}, 22);
 }
 
+// Batch 1 at long contexts: the grid is one wave of short splits (~64-250 tokens, not multiples
+// of the 128-token tile, each split's last tile partial), and the next tile's page is prefetched.
+TEST(DecodeAttention, BatchOneLongContextOneWave) {
+  JANUS_SKIP_WITHOUT_GPU();
+  Check({32, 8, 128, 16, {16384}}, 51);
+  Check({32, 8, 128, 16, {8191}}, 52);
+  Check({32, 8, 128, 7, {4097}}, 53);
+  Check({16, 2, 128, 16, {65}}, 54);
+}
+
+// More (sequence, kv head) pairs than resident blocks: the split count comes from the
+// wave-quantisation search (1..8 splits), with lengths around the split and page edges.
+TEST(DecodeAttention, ManySequencesWaveChoice) {
+  JANUS_SKIP_WITHOUT_GPU();
+  std::vector<int> lens(80);
+  for (int i = 0; i < 80; ++i) lens[i] = 1 + (i * 97) % 700;
+  lens[3] = 0;
+  Check({32, 8, 128, 16, lens}, 61);
+  std::vector<int> lens2(300);
+  for (int i = 0; i < 300; ++i) lens2[i] = 1 + (i * 53) % 300;
+  Check({16, 8, 64, 5, lens2}, 62);
+}
+
 TEST(DecodeAttention, EmptySequenceGivesZeros) {
   JANUS_SKIP_WITHOUT_GPU();
   Check({8, 2, 128, 16, {0, 50, 0}}, 31);
