@@ -1,0 +1,146 @@
+#include "runtime/exec/reference_run.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "runtime/base/status.h"
+
+namespace janus::exec {
+
+double RelativeRowError(const std::vector<float>& got,
+                        const std::vector<float>& want) {
+  if (got.size() != want.size()) return std::numeric_limits<double>::infinity();
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    const double d = static_cast<double>(got[i]) - static_cast<double>(want[i]);
+    diff += d * d;
+    norm += static_cast<double>(want[i]) * static_cast<double>(want[i]);
+  }
+  const double error = std::sqrt(diff) / std::max(std::sqrt(norm), 1e-30);
+  return std::isnan(error) ? std::numeric_limits<double>::infinity() : error;
+}
+
+absl::StatusOr<ReferenceFile> RunReferenceCases(
+    Engine& engine, const ReferenceFile& reference) {
+  JANUS_RETURN_IF_ERROR(ValidateReferenceFile(reference));
+  const int vocab = engine.vocab_size();
+  std::vector<GenerationRequest> requests;
+  for (size_t i = 0; i < reference.cases.size(); ++i) {
+    const ReferenceCase& c = reference.cases[i];
+    const std::vector<float>* row =
+        !c.prefill_logits.empty()  ? &c.prefill_logits[0]
+        : !c.decode_logits.empty() ? &c.decode_logits[0]
+                                   : nullptr;
+    if (row != nullptr && static_cast<int>(row->size()) != vocab) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("case ", i, ": logits rows have ", row->size(),
+                       " entries, but the model's vocabulary has ", vocab));
+    }
+    GenerationRequest r;
+    r.prompt = c.prompt;
+    r.max_new_tokens = static_cast<int>(c.greedy.size());
+    r.return_prefill_logits = true;
+    r.return_decode_logits = true;
+    requests.push_back(std::move(r));
+  }
+  absl::StatusOr<std::vector<GenerationResult>> results =
+      engine.Generate(requests);
+  if (!results.ok()) {
+    // Requests are the cases, in order.
+    return absl::Status(
+        results.status().code(),
+        absl::StrCat("running the reference cases (request i is case i): ",
+                     results.status().message()));
+  }
+  ReferenceFile ours;
+  ours.model = reference.model;
+  for (size_t i = 0; i < reference.cases.size(); ++i) {
+    ReferenceCase c;
+    c.prompt = reference.cases[i].prompt;
+    c.prefill_logits = std::move((*results)[i].prefill_logits);
+    c.greedy = std::move((*results)[i].tokens);
+    c.decode_logits = std::move((*results)[i].decode_logits);
+    ours.cases.push_back(std::move(c));
+  }
+  return ours;
+}
+
+ReferenceComparison CompareWithReference(const ReferenceFile& ours,
+                                         const ReferenceFile& reference) {
+  ReferenceComparison out;
+  for (size_t i = 0; i < reference.cases.size(); ++i) {
+    const ReferenceCase& want = reference.cases[i];
+    CaseComparison cmp;
+    cmp.prompt_tokens = want.prompt.size();
+    cmp.steps = want.greedy.size();
+    if (i >= ours.cases.size()) {
+      cmp.ids_match = false;
+      cmp.prefill_max_error = std::numeric_limits<double>::infinity();
+      out.cases.push_back(cmp);
+      continue;
+    }
+    const ReferenceCase& got = ours.cases[i];
+    for (size_t r = 0; r < want.prefill_logits.size(); ++r) {
+      const double e =
+          r < got.prefill_logits.size()
+              ? RelativeRowError(got.prefill_logits[r], want.prefill_logits[r])
+              : std::numeric_limits<double>::infinity();
+      cmp.prefill_max_error = std::max(cmp.prefill_max_error, e);
+    }
+    for (size_t s = 0; s < want.greedy.size(); ++s) {
+      // Step s's logits were computed from the same tokens as long as steps < s
+      // agreed.
+      if (s < want.decode_logits.size()) {
+        const double e =
+            s < got.decode_logits.size()
+                ? RelativeRowError(got.decode_logits[s], want.decode_logits[s])
+                : std::numeric_limits<double>::infinity();
+        cmp.decode_max_error = std::max(cmp.decode_max_error, e);
+      }
+      const int32_t g = s < got.greedy.size() ? got.greedy[s] : -1;
+      if (g != want.greedy[s]) {
+        cmp.ids_match = false;
+        cmp.first_mismatch = static_cast<int>(s);
+        cmp.got_id = g;
+        cmp.want_id = want.greedy[s];
+        break;
+      }
+    }
+    out.max_error =
+        std::max({out.max_error, cmp.prefill_max_error, cmp.decode_max_error});
+    out.ids_match = out.ids_match && cmp.ids_match;
+    out.cases.push_back(cmp);
+  }
+  return out;
+}
+
+std::string ReferenceComparison::ToText(double tolerance) const {
+  std::string out;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const CaseComparison& c = cases[i];
+    absl::StrAppendFormat(&out,
+                          "case %d: %d prompt tokens, %d greedy steps: max "
+                          "relative error prefill %.3g, decode %.3g; ",
+                          i, c.prompt_tokens, c.steps, c.prefill_max_error,
+                          c.decode_max_error);
+    if (c.ids_match) {
+      absl::StrAppend(&out, "greedy ids match\n");
+    } else {
+      absl::StrAppendFormat(
+          &out, "greedy ids differ at step %d (got %d, reference %d)\n",
+          c.first_mismatch, c.got_id, c.want_id);
+    }
+  }
+  absl::StrAppendFormat(&out,
+                        "reference: %d cases, max relative row error %.3g "
+                        "(tolerance %.3g), greedy ids %s: %s\n",
+                        cases.size(), max_error, tolerance,
+                        ids_match ? "identical" : "differ",
+                        Passes(tolerance) ? "PASS" : "FAIL");
+  return out;
+}
+
+}  // namespace janus::exec

@@ -1,0 +1,60 @@
+// Running the cases of a reference.json (runtime/io/reference.h) on an engine
+// and comparing the logits with the reference's: what `janus-run --reference`
+// does.
+#ifndef JANUS_RUNTIME_EXEC_REFERENCE_RUN_H_
+#define JANUS_RUNTIME_EXEC_REFERENCE_RUN_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "runtime/exec/engine.h"
+#include "runtime/io/reference.h"
+
+namespace janus::exec {
+
+// ‖got − want‖₂ / ‖want‖₂ in double (infinite when the lengths differ; ‖want‖ =
+// 0 counts as 1e-30).
+double RelativeRowError(const std::vector<float>& got,
+                        const std::vector<float>& want);
+
+// Runs every case of `reference`, batched: prefill logits at every prompt
+// position, then greedy decoding for as many steps as the case has greedy ids,
+// recording each step's logits. The result has the reference's schema (its
+// `greedy` holds our ids). InvalidArgument naming the case when the reference
+// does not fit the model (logits width != vocab, ids outside the vocabulary,
+// too long for the context or the KV cache).
+absl::StatusOr<ReferenceFile> RunReferenceCases(Engine& engine,
+                                                const ReferenceFile& reference);
+
+struct CaseComparison {
+  size_t prompt_tokens = 0;
+  size_t steps = 0;
+  double prefill_max_error = 0;
+  double decode_max_error = 0;  // over the steps whose ids agreed so far
+  bool ids_match = true;
+  int first_mismatch = -1;  // step of the first differing greedy id
+  int32_t got_id = -1, want_id = -1;
+};
+
+struct ReferenceComparison {
+  std::vector<CaseComparison> cases;
+  double max_error = 0;
+  bool ids_match = true;
+  bool Passes(double tolerance) const {
+    return ids_match && max_error <= tolerance;
+  }
+  // One line per case and a verdict line.
+  std::string ToText(double tolerance) const;
+};
+
+// Compares `ours` (from RunReferenceCases) with `reference` row by row. Decode
+// rows after the first differing greedy id are not compared (they follow
+// different tokens).
+ReferenceComparison CompareWithReference(const ReferenceFile& ours,
+                                         const ReferenceFile& reference);
+
+}  // namespace janus::exec
+
+#endif  // JANUS_RUNTIME_EXEC_REFERENCE_RUN_H_

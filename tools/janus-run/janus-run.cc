@@ -1,0 +1,346 @@
+// janus-run: executes a Janus plan. See docs/runtime.md.
+//
+//   janus-run model.jplan --prompt-ids 1,17,42 --max-new-tokens 16
+//   janus-run model.jplan --reference REF.json [--dump-logits OUT.json]
+//   [--tolerance 1e-4] janus-run model.jplan --prompt-ids '1,2;3,4' --stats
+//   --record-activations profile.json
+//
+// Errors print "janus-run: error: ..." on stderr and exit 1.
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "runtime/base/status.h"
+#include "runtime/exec/engine.h"
+#include "runtime/exec/reference_run.h"
+#include "runtime/io/reference.h"
+#include "runtime/plan/plan.h"
+
+namespace janus {
+namespace {
+
+constexpr char kUsage[] =
+    R"(usage: janus-run PLAN [options]
+
+Runs a Janus plan (janus-compile output) with every rank emulated (--backend=cpu).
+
+Generation:
+  --prompt-ids IDS         comma-separated token ids; several prompts are batched: repeat the
+                           flag or separate prompts with ';' ("1,17,42;5,6")
+  --max-new-tokens N       tokens to generate per prompt (default 16)
+  --temperature T          0 = greedy (default); > 0 samples
+  --top-k K                keep the K most likely tokens (0 = all)
+  --top-p P                nucleus sampling threshold in (0, 1] (default 1)
+  --seed S                 sampling seed (default 0); prompt i uses S + i
+  --stop-at-eos            stop a sequence after it generates an eos token
+Reference check:
+  --reference FILE         run every case of a reference.json (prefill logits at every prompt
+                           position, then greedy decoding for as many steps as the case has) and
+                           compare; exit 1 unless greedy ids match and every row is within tolerance
+  --tolerance X            relative error per logits row (default 1e-4)
+  --dump-logits FILE       write the logits in the reference.json schema
+Engine:
+  --backend cpu|cuda       default cpu (the cuda backend is not built yet)
+  --kv-block-size N        KV cache block size in tokens (default 16)
+  --kv-cache-tokens N      KV cache capacity per attention rank (default: context x max batch)
+  --max-batch N            sequences in flight at once (default 8)
+  --prefill-chunk N        most prompt tokens of one sequence per step (default 0: whole prompt)
+  --checkpoint-dir DIR     read the checkpoint from DIR instead of the plan's directory
+Reports:
+  --summary                print the plan summary
+  --stats                  per MoE layer: a_max (most distinct experts on one MoE rank) and
+                           tokens per MoE rank
+  --record-activations F   write the activation profile (janus-compile --activation-profile)
+)";
+
+struct Flags {
+  std::string plan;
+  std::vector<std::vector<int32_t>> prompts;
+  int max_new_tokens = 16;
+  cpu::SamplingParams sampling;
+  bool stop_at_eos = false;
+  std::string reference;
+  double tolerance = 1e-4;
+  std::string dump_logits;
+  bool summary = false;
+  bool stats = false;
+  std::string record_activations;
+  exec::EngineOptions engine;
+};
+
+absl::Status ParsePrompts(absl::string_view value,
+                          std::vector<std::vector<int32_t>>* prompts) {
+  for (absl::string_view prompt : absl::StrSplit(value, ';')) {
+    std::vector<int32_t> ids;
+    prompt = absl::StripAsciiWhitespace(prompt);
+    for (absl::string_view item : absl::StrSplit(prompt, ',')) {
+      int32_t id;
+      if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(item), &id)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--prompt-ids: '", item, "' in '", prompt,
+            "' is not a token id (expected integers separated by ',')"));
+      }
+      ids.push_back(id);
+    }
+    prompts->push_back(std::move(ids));
+  }
+  return absl::OkStatus();
+}
+
+template <typename T>
+absl::Status ParseNumber(const std::string& flag, absl::string_view value,
+                         T* out) {
+  bool ok;
+  if constexpr (std::is_same_v<T, float>) {
+    ok = absl::SimpleAtof(value, out);
+  } else if constexpr (std::is_same_v<T, double>) {
+    ok = absl::SimpleAtod(value, out);
+  } else {
+    ok = absl::SimpleAtoi(value, out);
+  }
+  if (!ok)
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": '", value, "' is not a valid number"));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
+  Flags f;
+  using Setter = std::function<absl::Status(absl::string_view)>;
+  std::map<std::string, Setter> with_value = {
+      {"--prompt-ids",
+       [&](absl::string_view v) { return ParsePrompts(v, &f.prompts); }},
+      {"--max-new-tokens",
+       [&](absl::string_view v) {
+         return ParseNumber("--max-new-tokens", v, &f.max_new_tokens);
+       }},
+      {"--temperature",
+       [&](absl::string_view v) {
+         return ParseNumber("--temperature", v, &f.sampling.temperature);
+       }},
+      {"--top-k",
+       [&](absl::string_view v) {
+         return ParseNumber("--top-k", v, &f.sampling.top_k);
+       }},
+      {"--top-p",
+       [&](absl::string_view v) {
+         return ParseNumber("--top-p", v, &f.sampling.top_p);
+       }},
+      {"--seed",
+       [&](absl::string_view v) {
+         return ParseNumber("--seed", v, &f.sampling.seed);
+       }},
+      {"--reference",
+       [&](absl::string_view v) {
+         f.reference = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"--tolerance",
+       [&](absl::string_view v) {
+         return ParseNumber("--tolerance", v, &f.tolerance);
+       }},
+      {"--dump-logits",
+       [&](absl::string_view v) {
+         f.dump_logits = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"--backend",
+       [&](absl::string_view v) {
+         f.engine.backend = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"--kv-block-size",
+       [&](absl::string_view v) {
+         return ParseNumber("--kv-block-size", v, &f.engine.kv_block_size);
+       }},
+      {"--kv-cache-tokens",
+       [&](absl::string_view v) {
+         return ParseNumber("--kv-cache-tokens", v, &f.engine.kv_cache_tokens);
+       }},
+      {"--max-batch",
+       [&](absl::string_view v) {
+         return ParseNumber("--max-batch", v, &f.engine.max_batch);
+       }},
+      {"--prefill-chunk",
+       [&](absl::string_view v) {
+         return ParseNumber("--prefill-chunk", v, &f.engine.prefill_chunk);
+       }},
+      {"--checkpoint-dir",
+       [&](absl::string_view v) {
+         f.engine.checkpoint_dir = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"--record-activations",
+       [&](absl::string_view v) {
+         f.record_activations = std::string(v);
+         return absl::OkStatus();
+       }},
+  };
+  std::map<std::string, bool*> switches = {{"--summary", &f.summary},
+                                           {"--stats", &f.stats},
+                                           {"--stop-at-eos", &f.stop_at_eos}};
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") return absl::CancelledError("help");
+    if (arg.rfind("--", 0) != 0 || arg == "--") {
+      if (!f.plan.empty())
+        return absl::InvalidArgumentError(
+            absl::StrCat("unexpected argument '", arg, "' (one plan only)"));
+      f.plan = arg;
+      continue;
+    }
+    std::string name = arg, value;
+    bool has_value = false;
+    if (size_t eq = arg.find('='); eq != std::string::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+      has_value = true;
+    }
+    if (auto s = switches.find(name); s != switches.end()) {
+      if (has_value)
+        return absl::InvalidArgumentError(
+            absl::StrCat(name, " takes no value"));
+      *s->second = true;
+      continue;
+    }
+    auto setter = with_value.find(name);
+    if (setter == with_value.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown option '", name, "' (see --help)"));
+    }
+    if (!has_value) {
+      if (i + 1 >= argc)
+        return absl::InvalidArgumentError(absl::StrCat(name, " needs a value"));
+      value = argv[++i];
+    }
+    JANUS_RETURN_IF_ERROR(setter->second(value));
+  }
+  if (f.plan.empty())
+    return absl::InvalidArgumentError(
+        "no plan given (usage: janus-run PLAN [options]; see --help)");
+  if (!f.reference.empty() && !f.prompts.empty()) {
+    return absl::InvalidArgumentError(
+        "--reference runs the reference's prompts; do not combine it with "
+        "--prompt-ids");
+  }
+  if (!(f.tolerance >= 0))
+    return absl::InvalidArgumentError("--tolerance must be >= 0");
+  if (!f.reference.empty() &&
+      (f.sampling.temperature != 0 || f.sampling.top_k != 0 ||
+       f.sampling.top_p != 1)) {
+    return absl::InvalidArgumentError(
+        "--reference decodes greedily; sampling options do not apply");
+  }
+  f.engine.collect_stats = f.stats;
+  f.engine.record_activations = !f.record_activations.empty();
+  return f;
+}
+
+absl::Status Run(const Flags& f, bool* passed) {
+  JANUS_ASSIGN_OR_RETURN(LoadedPlan plan, LoadedPlan::FromFile(f.plan));
+  if (f.summary) std::cout << PlanToText(plan.plan()) << std::flush;
+  if (f.reference.empty() && f.prompts.empty()) {
+    if (f.summary) return absl::OkStatus();
+    return absl::InvalidArgumentError(
+        "nothing to run: give --prompt-ids, --reference or --summary");
+  }
+  // Read the reference before starting ranks: a malformed file should fail
+  // fast.
+  ReferenceFile reference;
+  if (!f.reference.empty()) {
+    JANUS_ASSIGN_OR_RETURN(reference, ReadReferenceFile(f.reference));
+    if (reference.cases.empty())
+      return absl::InvalidArgumentError(
+          absl::StrCat(f.reference, ": no cases"));
+  }
+  JANUS_ASSIGN_OR_RETURN(std::unique_ptr<exec::Engine> engine,
+                         exec::Engine::Create(plan, f.engine));
+
+  ReferenceFile ours;
+  if (!f.reference.empty()) {
+    absl::StatusOr<ReferenceFile> run =
+        exec::RunReferenceCases(*engine, reference);
+    if (!run.ok()) return Annotate(run.status(), f.reference);
+    ours = std::move(*run);
+    exec::ReferenceComparison cmp = exec::CompareWithReference(ours, reference);
+    std::cout << cmp.ToText(f.tolerance);
+    *passed = cmp.Passes(f.tolerance);
+  } else {
+    std::vector<exec::GenerationRequest> requests;
+    for (size_t i = 0; i < f.prompts.size(); ++i) {
+      exec::GenerationRequest r;
+      r.prompt = f.prompts[i];
+      r.max_new_tokens = f.max_new_tokens;
+      r.sampling = f.sampling;
+      r.sampling.seed = f.sampling.seed + i;
+      r.stop_at_eos = f.stop_at_eos;
+      r.return_prefill_logits = !f.dump_logits.empty();
+      r.return_decode_logits = !f.dump_logits.empty();
+      requests.push_back(std::move(r));
+    }
+    JANUS_ASSIGN_OR_RETURN(std::vector<exec::GenerationResult> results,
+                           engine->Generate(requests));
+    for (size_t i = 0; i < results.size(); ++i) {
+      std::cout << absl::StrJoin(results[i].tokens, ",") << "\n";
+      ReferenceCase c;
+      c.prompt = f.prompts[i];
+      c.prefill_logits = std::move(results[i].prefill_logits);
+      c.greedy = std::move(results[i].tokens);
+      c.decode_logits = std::move(results[i].decode_logits);
+      ours.cases.push_back(std::move(c));
+    }
+  }
+  if (!f.dump_logits.empty()) {
+    ours.model = plan.plan().model()->model_type()->str();
+    JANUS_RETURN_IF_ERROR(WriteReferenceFile(f.dump_logits, ours));
+  }
+  if (f.stats) std::cout << "MoE statistics\n" << engine->stats().ToText();
+  if (!f.record_activations.empty()) {
+    JANUS_RETURN_IF_ERROR(
+        engine->activation_profile().WriteJson(f.record_activations));
+  }
+  std::cout << std::flush;
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace janus
+
+int main(int argc, char** argv) {
+  std::ios::sync_with_stdio(true);
+  absl::StatusOr<janus::Flags> flags = janus::ParseFlags(argc, argv);
+  if (!flags.ok()) {
+    if (absl::IsCancelled(flags.status())) {
+      std::cout << janus::kUsage;
+      return 0;
+    }
+    std::cerr << "janus-run: error: " << flags.status().message() << "\n";
+    return 1;
+  }
+  bool passed = true;
+  absl::Status status = janus::Run(*flags, &passed);
+  if (!status.ok()) {
+    std::cout << std::flush;
+    std::cerr << "janus-run: error: " << status.message() << "\n";
+    return 1;
+  }
+  if (!passed) {
+    std::cerr << "janus-run: error: the logits do not match the reference "
+                 "within tolerance "
+              << flags->tolerance << " or the greedy ids differ\n";
+    return 1;
+  }
+  return 0;
+}
