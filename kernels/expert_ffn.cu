@@ -17,6 +17,7 @@
 // permutation, so every dot product is unchanged, and each warp load instruction reads 8 rows ×
 // 64 contiguous bytes (full 32-byte sectors).
 #include <algorithm>
+#include <type_traits>
 
 #include "kernels/common.cuh"
 #include "kernels/expert_ffn.h"
@@ -33,17 +34,30 @@ using device::MmaBf16;
 
 constexpr int kWarps = 4;            // warps per block
 constexpr int kThreads = kWarps * 32;
-constexpr int kChunkSteps = 4;       // 64-wide K steps per staged activation chunk (256 elements)
-constexpr int kPrefetch = 4;         // K steps of weights in flight per warp (divides kChunkSteps)
+constexpr int kPrefetch = 4;         // K steps of weights in flight per warp
 constexpr int kRowPadBytes = 64;     // smem row stride = 64 mod 128 bytes: conflict-free B loads
-constexpr int kChunkRowBytes = kChunkSteps * 128 + kRowPadBytes;
-static_assert(kChunkSteps % kPrefetch == 0, "the weight ring index must be compile-time");
+
+// 64-wide K steps per staged activation chunk. The 64-token variant stages 128-element chunks so
+// that its double buffer (40 KB) and a 128-register cap give 4 resident blocks per SM like the
+// smaller variants (with 256-element chunks it needed 73.7 KB and 160 registers: 3 blocks).
+template <int kTiles>
+constexpr int ChunkSteps() {
+  return kTiles >= 8 ? 2 : 4;
+}
+template <int kTiles>
+constexpr int ChunkRowBytes() {
+  return ChunkSteps<kTiles>() * 128 + kRowPadBytes;
+}
+template <int kTiles>
+constexpr int MinBlocksPerSm() {
+  return 4;
+}
 
 size_t Align256(size_t n) { return (n + 255) / 256 * 256; }
 
 template <int kTiles>
 constexpr int SmemBytes() {
-  return 2 * kTiles * 8 * kChunkRowBytes;
+  return 2 * kTiles * 8 * ChunkRowBytes<kTiles>();
 }
 
 struct FfnParams {
@@ -65,6 +79,12 @@ template <int kTiles, typename ActRow>
 __device__ __forceinline__ void StreamTile(const uint16_t* row_lo, const uint16_t* row_hi,
                                            bool row_valid, int K, int n_pass, ActRow act_row,
                                            unsigned char* smem, float (&acc)[kTiles][4]) {
+  constexpr int kChunkSteps = ChunkSteps<kTiles>();
+  constexpr int kChunkRowBytes = ChunkRowBytes<kTiles>();
+  // Chunks are walked in rings of kPrefetch steps so that the weight ring slot of every step is a
+  // compile-time index (a run-time index would move the ring to local memory).
+  constexpr int kRingChunks = kPrefetch / kChunkSteps;
+  static_assert(kPrefetch % kChunkSteps == 0, "a ring must hold whole chunks");
   const int lane = threadIdx.x % 32;
   const int q = lane % 4;
   const int steps = K / 64;
@@ -107,7 +127,9 @@ __device__ __forceinline__ void StreamTile(const uint16_t* row_lo, const uint16_
 #pragma unroll
   for (int u = 0; u < kPrefetch; ++u) load_step(w[u], u);
 
-  for (int c = 0; c < chunks; ++c) {
+  // One staged chunk. kRing = (c * kChunkSteps) % kPrefetch, passed as a constant.
+  auto chunk_body = [&](int c, auto ring_const) {
+    constexpr int kRing = decltype(ring_const)::value;
     if (c + 1 < chunks) {
       stage(c + 1);
       CpAsyncWait<1>();
@@ -119,7 +141,7 @@ __device__ __forceinline__ void StreamTile(const uint16_t* row_lo, const uint16_
 #pragma unroll
     for (int u = 0; u < kChunkSteps; ++u) {
       const int step = c * kChunkSteps + u;
-      uint4(&ws)[4] = w[u % kPrefetch];
+      uint4(&ws)[4] = w[(kRing + u) % kPrefetch];
       if (row_valid && step < steps) {
 #pragma unroll
         for (int j = 0; j < kTiles; ++j) {
@@ -136,7 +158,21 @@ __device__ __forceinline__ void StreamTile(const uint16_t* row_lo, const uint16_
       }
       load_step(ws, step + kPrefetch);
     }
-    __syncthreads();  // buffer (c & 1) is restaged at iteration c + 1
+    __syncthreads();  // buffer (c & 1) is restaged at chunk c + 1
+  };
+
+  for (int c = 0; c < chunks; ++c) {
+    if constexpr (kRingChunks == 1) {
+      chunk_body(c, std::integral_constant<int, 0>{});
+    } else {
+      static_assert(kRingChunks == 2, "ring offsets below assume two chunks per ring");
+      // Block-uniform branch (c is the same in every thread): both arms reach the same barriers.
+      if (c & 1) {
+        chunk_body(c, std::integral_constant<int, kChunkSteps>{});
+      } else {
+        chunk_body(c, std::integral_constant<int, 0>{});
+      }
+    }
   }
 }
 
@@ -144,7 +180,7 @@ __device__ __forceinline__ float Silu(float v) { return v / (1.0f + __expf(-v));
 
 // Item = (active slot, kWarps * 8 intermediate rows). Output h = bf16(silu(gate x) * up x).
 template <int kTiles>
-__global__ void __launch_bounds__(kThreads) GateUpKernel(FfnParams p) {
+__global__ void __launch_bounds__(kThreads, MinBlocksPerSm<kTiles>()) GateUpKernel(FfnParams p) {
   extern __shared__ __align__(128) unsigned char smem[];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q = lane % 4;
   const int n_active = p.g.scalars[0];
@@ -181,7 +217,7 @@ __global__ void __launch_bounds__(kThreads) GateUpKernel(FfnParams p) {
 
 // Item = (active slot, kWarps * 16 hidden rows). Output y[pos] = down h[pos] (fp32).
 template <int kTiles>
-__global__ void __launch_bounds__(kThreads) DownKernel(FfnParams p) {
+__global__ void __launch_bounds__(kThreads, MinBlocksPerSm<kTiles>()) DownKernel(FfnParams p) {
   extern __shared__ __align__(128) unsigned char smem[];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q = lane % 4;
   const int n_active = p.g.scalars[0];

@@ -19,6 +19,7 @@ using testing::ToBf16;
 struct Case {
   int rows, top_k, hidden, inter, slots;
   int ranks;  // > 1: pairs are spread over ranks, this rank is rank 1
+  int hot = -1;  // >= 0: every row routes its k = hot % top_k pair to slot 0 (one expert gets all)
 };
 
 struct Result {
@@ -43,6 +44,10 @@ absl::StatusOr<Result> RunFfn(const Case& c, uint32_t seed) {
     std::vector<int> perm(c.slots);
     for (int s = 0; s < c.slots; ++s) perm[s] = s;
     std::shuffle(perm.begin(), perm.end(), rng);
+    if (c.hot >= 0) {  // move slot 0 to position hot % top_k (top-k slots stay distinct)
+      const int at = static_cast<int>(std::find(perm.begin(), perm.end(), 0) - perm.begin());
+      std::swap(perm[at], perm[c.hot % c.top_k]);
+    }
     for (int k = 0; k < c.top_k; ++k) {
       slots[r * c.top_k + k] = perm[k];
       ranks[r * c.top_k + k] = rank_d(rng);
@@ -105,7 +110,7 @@ absl::StatusOr<Result> RunFfn(const Case& c, uint32_t seed) {
 void Check(const Case& c, uint32_t seed) {
   SCOPED_TRACE(::testing::Message() << "rows " << c.rows << " top_k " << c.top_k << " hidden "
                                     << c.hidden << " inter " << c.inter << " slots " << c.slots
-                                    << " ranks " << c.ranks << " seed " << seed);
+                                    << " ranks " << c.ranks << " hot " << c.hot << " seed " << seed);
   JANUS_ASSERT_OK_AND_ASSIGN(Result r, RunFfn(c, seed));
   ASSERT_EQ(testing::CountNonFinite(r.got), 0u) << "unwritten (poisoned) outputs";
   // bf16 weights and inputs on both sides; the GPU rounds silu(g)*u to bf16 (as a bf16 model does).
@@ -148,6 +153,46 @@ TEST(GroupedExpertFfn, OnlyLocalPairsOfThisRank) {
 TEST(GroupedExpertFfn, RealisticQwen3Slice) {
   JANUS_SKIP_WITHOUT_GPU();
   Check({16, 8, 2048, 768, 16, 1}, 41);
+}
+
+// 33..64 rows select the 64-token variant (128-element staged chunks, two chunks per weight ring);
+// K step counts that are odd or smaller than a ring exercise its partial last chunk and ring.
+TEST(GroupedExpertFfn, SixtyFourTokenVariantEdges) {
+  JANUS_SKIP_WITHOUT_GPU();
+  uint32_t seed = 61;
+  for (int rows : {33, 40, 63, 64, 65, 128}) {
+    Check({rows, 8, 320, 192, 12, 1}, seed++);  // 5 and 3 K steps
+  }
+  Check({64, 1, 64, 64, 3, 1}, seed++);      // top_k 1, a single K step (one chunk of a ring)
+  Check({64, 8, 192, 320, 8, 1}, seed++);    // top_k = slots: every expert gets every token
+  Check({48, 2, 448, 128, 64, 1}, seed++);   // most of 64 slots get no token
+  Check({64, 4, 2048, 768, 16, 4}, seed++);  // Qwen3 shape, remote pairs, some rows none
+}
+
+TEST(GroupedExpertFfn, OneExpertGetsAllTokens) {
+  JANUS_SKIP_WITHOUT_GPU();
+  uint32_t seed = 71;
+  for (int rows : {8, 32, 64, 65, 128}) {
+    for (int top_k : {1, 8}) {
+      Case c{rows, top_k, 256, 192, 16, 1};
+      c.hot = rows % top_k;  // the hot slot sits at varying k
+      Check(c, seed++);
+    }
+  }
+  Case deep{64, 2, 7168, 256, 3, 1};  // DeepSeek-V3 hidden (112 K steps), slot 0 at k 1 everywhere
+  deep.hot = 1;
+  Check(deep, seed++);
+}
+
+TEST(GroupedExpertFfn, RepeatedRunsAreBitIdentical64Tokens) {
+  JANUS_SKIP_WITHOUT_GPU();
+  Case c{64, 8, 320, 192, 16, 1};
+  c.hot = 2;
+  JANUS_ASSERT_OK_AND_ASSIGN(Result a, RunFfn(c, 81));
+  for (int i = 0; i < 3; ++i) {
+    JANUS_ASSERT_OK_AND_ASSIGN(Result b, RunFfn(c, 81));
+    ASSERT_EQ(a.got, b.got);
+  }
 }
 
 TEST(GroupedExpertFfn, RepeatedRunsAreBitIdentical) {
