@@ -413,9 +413,9 @@ std::string PlanToText(const plan::Plan& p) {
   }
   if (const plan::CommConfig* c = p.comm()) {
     absl::StrAppend(&out, "  cost model: intra-node ",
-                    Num(c->intra_node_gbps()), " Gbps ",
+                    Num(c->intra_node_gbps()), " GB/s ",
                     Num(c->intra_node_latency_us()), " us, inter-node ",
-                    Num(c->inter_node_gbps()), " Gbps ",
+                    Num(c->inter_node_gbps()), " GB/s ",
                     Num(c->inter_node_latency_us()), " us\n");
   }
   if (const plan::SchedulerConfig* s = p.scheduler()) {

@@ -101,7 +101,7 @@ TEST_F(PlanDump, TextSummary) {
   EXPECT_THAT(
       text,
       HasSubstr(
-          "cost model: intra-node 900 Gbps 2 us, inter-node 400 Gbps 5 us"));
+          "cost model: intra-node 900 GB/s 2 us, inter-node 400 GB/s 5 us"));
   EXPECT_THAT(text, HasSubstr("scheduler: ActivationBalanced"));
 }
 
