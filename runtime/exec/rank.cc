@@ -1,6 +1,8 @@
 #include "runtime/exec/rank.h"
 
 #include <algorithm>
+#include <iterator>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -9,6 +11,41 @@
 namespace janus::exec {
 
 using plan::OpParams;
+
+namespace {
+
+bool SameRope(const cpu::RopeConfig& a, const cpu::RopeConfig& b) {
+  return a.theta == b.theta && a.style == b.style && a.scaling == b.scaling &&
+         a.factor == b.factor && a.original_max_position == b.original_max_position &&
+         a.beta_fast == b.beta_fast && a.beta_slow == b.beta_slow && a.mscale == b.mscale &&
+         a.mscale_all_dim == b.mscale_all_dim && a.rotary_dim == b.rotary_dim &&
+         a.truncate == b.truncate;
+}
+
+// For each instruction, the registers it reads for the last time. The attention program's output
+// register is never released: the step reads the logits from it after the last instruction.
+std::vector<std::vector<int>> LastReads(const plan::Program& program) {
+  const uint32_t n = program.instrs()->size();
+  std::vector<int> last(program.num_registers(), -1);
+  for (uint32_t pc = 0; pc < n; ++pc) {
+    const plan::Instr& instr = *program.instrs()->Get(pc);
+    if (instr.inputs() == nullptr) continue;
+    for (uint16_t reg : *instr.inputs()) last[reg] = static_cast<int>(pc);
+  }
+  std::vector<std::vector<int>> release(n);
+  for (size_t reg = 0; reg < last.size(); ++reg) {
+    if (last[reg] < 0 || static_cast<int>(reg) == program.output()) continue;
+    // An instruction that also writes the register it last reads keeps what it wrote.
+    const plan::Instr& instr = *program.instrs()->Get(last[reg]);
+    if (instr.outputs() != nullptr &&
+        std::find(instr.outputs()->begin(), instr.outputs()->end(), reg) != instr.outputs()->end())
+      continue;
+    release[last[reg]].push_back(static_cast<int>(reg));
+  }
+  return release;
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Rank>> Rank::Create(const plan::Plan& plan,
                                                    const Topology* topology,
@@ -37,19 +74,31 @@ absl::StatusOr<std::unique_ptr<Rank>> Rank::Create(const plan::Plan& plan,
       std::make_unique<Communicator>(transport, topology, role, index);
   const int max_positions =
       std::min(plan.model()->max_position_embeddings(), 1 << 16);
+  // One table per distinct RoPE configuration: every layer of a model shares one, and a table
+  // spans the whole context (tens of MB for long-context models).
+  std::vector<std::pair<cpu::RopeConfig, std::shared_ptr<const cpu::RopeTable>>> tables;
   for (uint32_t pc = 0; pc < rank->program_->instrs()->size(); ++pc) {
     const plan::Instr& instr = *rank->program_->instrs()->Get(pc);
     const plan::Rope* rope = nullptr;
     if (const auto* p = instr.params_as_AttentionParams()) rope = p->rope();
     if (const auto* p = instr.params_as_MlaParams()) rope = p->rope();
     if (rope == nullptr) continue;
-    absl::StatusOr<cpu::RopeTable> table =
-        cpu::RopeTable::Create(ToRopeConfig(*rope), std::max(1, max_positions));
-    if (!table.ok())
-      return Annotate(table.status(),
-                      absl::StrCat(name, " instruction ", pc, " rope"));
-    rank->ropes_[pc] = std::make_unique<cpu::RopeTable>(std::move(*table));
+    const cpu::RopeConfig config = ToRopeConfig(*rope);
+    auto same = std::find_if(tables.begin(), tables.end(), [&](const auto& entry) {
+      return SameRope(entry.first, config);
+    });
+    if (same == tables.end()) {
+      absl::StatusOr<cpu::RopeTable> table =
+          cpu::RopeTable::Create(config, std::max(1, max_positions));
+      if (!table.ok())
+        return Annotate(table.status(),
+                        absl::StrCat(name, " instruction ", pc, " rope"));
+      tables.emplace_back(config, std::make_shared<const cpu::RopeTable>(std::move(*table)));
+      same = std::prev(tables.end());
+    }
+    rank->ropes_[pc] = same->second;
   }
+  rank->release_after_ = LastReads(*rank->program_);
   if (role == plan::Role::Attention) {
     JANUS_ASSIGN_OR_RETURN(std::vector<cpu::KvLayerSpec> specs,
                            KvLayerSpecs(plan));
@@ -152,6 +201,9 @@ absl::Status Rank::Step(const Message& command, Message* reply) {
     JANUS_RETURN_IF_ERROR(Annotate(
         Execute(pc, instr),
         absl::StrCat("instruction ", pc, " (", InstrName(instr), ")")));
+    // Registers read for the last time here are dead: free them now rather than at the end of
+    // the step, so a step holds a few activations, not one per instruction.
+    for (int reg : release_after_[pc]) registers_[reg] = Tensor();
   }
   if (role_ == plan::Role::Attention) {
     Tensor& logits = registers_[program_->output()];

@@ -98,8 +98,10 @@ class Rank {
 
   std::unique_ptr<WeightStore> weights_;
   std::unique_ptr<Communicator> comm_;
-  std::map<int, std::unique_ptr<cpu::RopeTable>>
-      ropes_;  // by instruction index
+  // By instruction index; instructions with the same RoPE configuration share a table.
+  std::map<int, std::shared_ptr<const cpu::RopeTable>> ropes_;
+  // By instruction index: the registers read for the last time there (freed after it runs).
+  std::vector<std::vector<int>> release_after_;
 
   // Attention ranks: the KV cache and the step's rows.
   std::unique_ptr<cpu::PagedKvCache> cache_;
