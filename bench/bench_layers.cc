@@ -65,6 +65,9 @@ absl::Status RunDecodeAttention(const Options& opt, const Limits& limits, Table&
       kernels::DecodeAttentionShape shape{batch, Hq, Hkv, D, page, pages_per_seq, ctx};
       const size_t ws_bytes = kernels::DecodeAttentionWorkspaceBytes(shape, limits.num_sms);
       JANUS_ASSIGN_OR_RETURN(DeviceBuffer ws, DeviceBuffer::Create(ws_bytes));
+      // Once per allocation (the split-merge counters; every launch leaves them zero).
+      JANUS_RETURN_IF_ERROR(
+          kernels::InitDecodeAttentionWorkspace(shape, ws.get(), ws.bytes(), stream));
       auto fn = [&](int rep, cudaStream_t s) {
         const int set = rep % sets;
         kernels::DecodeAttentionArgs a;

@@ -7,8 +7,10 @@
 //  softmax: warp w keeps the running max / sum of heads w, w + 4 (online softmax, base 2);
 //  PV: thread (sub, c) owns 8 dims c and tokens sub, sub + kSubs, ...; V rows are read with
 //      coalesced 16-byte loads and accumulated for all kGroup heads in registers.
-// Each KV byte is read once; GQA shares every K/V load among the group's query heads. A second
-// kernel merges the splits (flash-decoding's log-sum-exp combine).
+// Each KV byte is read once; GQA shares every K/V load among the group's query heads. The splits
+// of a (sequence, kv head) are merged in the same launch by whichever split block finishes last
+// (a counter per pair in the workspace, see decode_attention.h), in fixed split order, so the
+// result does not depend on which block that is. With one split the block writes o directly.
 #include <algorithm>
 #include <cmath>
 
@@ -29,6 +31,7 @@ struct Params {
   int tokens_per_split;
   float* part_o;  // [batch, num_heads, splits, head_dim]
   float* part_ml; // [batch, num_heads, splits, 2]
+  int* counters;  // [batch, num_kv_heads], zero between launches
 };
 
 __device__ __forceinline__ void Unpack8(const uint4& v, float (&f)[8]) {
@@ -40,6 +43,91 @@ __device__ __forceinline__ void Unpack8(const uint4& v, float (&f)[8]) {
   f[5] = device::Bf16Hi(v.z);
   f[6] = device::Bf16Lo(v.w);
   f[7] = device::Bf16Hi(v.w);
+}
+
+// Called by every thread of a split block after its partial (part_o, part_ml) is written, when
+// splits > 1. The block whose arrival completes the count merges the pair's splits:
+// o = sum_s w_s o_s / sum_s w_s l_s, w_s = 2^(m_s - max m), summed in split order 0..splits-1.
+// w_s is zero for empty splits (m_s = -inf), whose part_o is never read. Release/acquire as in
+// CUDA's threadFenceReduction sample: every writer fences before the block barrier that precedes
+// the counter's atomicAdd; the merging block fences after observing the count and reads the
+// partials through L2 (__ldcg), never from a stale L1 line. The merging block resets the counter:
+// every split of this launch has already counted, and the next launch on the ordered stream sees
+// the zero.
+template <int kDim, int kGroup>
+__device__ __forceinline__ void MergeIfLast(const Params& p, int b, int kvh, int64_t head0,
+                                            float (*w_s)[kTile], int* last_s) {
+  constexpr int kOut4 = kGroup * kDim / 4;  // float4 outputs of the pair
+  constexpr int kLoads = 16;                // part_o loads in flight per thread
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const int splits = p.splits;  // <= kTile (ChooseSplits)
+  __threadfence();
+  __syncthreads();
+  if (tid == 0) {
+    int* counter = p.counters + static_cast<int64_t>(b) * p.s.num_kv_heads + kvh;
+    const bool last = atomicAdd(counter, 1) == splits - 1;
+    if (last) atomicExch(counter, 0);
+    *last_s = last;
+  }
+  __syncthreads();
+  if (!*last_s) return;
+  __threadfence();
+  // Normalised weights w_s / sum_s w_s l_s, one warp per head; (m, l) of up to kTile splits are
+  // read kTile / 32 per lane at once.
+  for (int g = warp; g < kGroup; g += kThreads / 32) {
+    const float2* ml = reinterpret_cast<const float2*>(p.part_ml + (head0 + g) * splits * 2);
+    float m[kTile / 32], l[kTile / 32];
+    float mx = -INFINITY;
+#pragma unroll
+    for (int i = 0; i < kTile / 32; ++i) {
+      const int s = lane + 32 * i;
+      float2 v = make_float2(-INFINITY, 0.f);
+      if (s < splits) v = __ldcg(ml + s);
+      m[i] = v.x;
+      l[i] = v.y;
+      mx = fmaxf(mx, v.x);
+    }
+    mx = device::WarpMax(mx);
+    float w[kTile / 32];
+    float den = 0.f;
+#pragma unroll
+    for (int i = 0; i < kTile / 32; ++i) {
+      w[i] = mx == -INFINITY || m[i] == -INFINITY ? 0.f : exp2f(m[i] - mx);
+      den += w[i] * l[i];
+    }
+    den = device::WarpSum(den);
+    const float inv = den > 0.f ? 1.f / den : 0.f;  // every split empty: o = 0
+#pragma unroll
+    for (int i = 0; i < kTile / 32; ++i) w_s[g][lane + 32 * i] = w[i] * inv;
+  }
+  __syncthreads();
+  for (int i = tid; i < kOut4; i += kThreads) {
+    const int g = i / (kDim / 4), d = (i % (kDim / 4)) * 4;
+    const float* po = p.part_o + (head0 + g) * splits * kDim + d;
+    float4 o = make_float4(0.f, 0.f, 0.f, 0.f);
+    for (int s0 = 0; s0 < splits; s0 += kLoads) {
+      float4 v[kLoads];
+#pragma unroll
+      for (int j = 0; j < kLoads; ++j) {
+        v[j] = make_float4(0.f, 0.f, 0.f, 0.f);
+        if (s0 + j < splits && w_s[g][s0 + j] != 0.f) {
+          v[j] = __ldcg(reinterpret_cast<const float4*>(po + static_cast<int64_t>(s0 + j) * kDim));
+        }
+      }
+#pragma unroll
+      for (int j = 0; j < kLoads; ++j) {
+        const float wj = s0 + j < splits ? w_s[g][s0 + j] : 0.f;
+        o.x += wj * v[j].x;
+        o.y += wj * v[j].y;
+        o.z += wj * v[j].z;
+        o.w += wj * v[j].w;
+      }
+    }
+    uint2 packed;
+    packed.x = device::PackBf16x2(o.x, o.y);
+    packed.y = device::PackBf16x2(o.z, o.w);
+    *reinterpret_cast<uint2*>(p.a.out + (head0 + g) * kDim + d) = packed;
+  }
 }
 
 template <int kDim, int kGroup>
@@ -67,6 +155,7 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSm) DecodeSplitKernel(Para
   __shared__ float s_s[kGroup][kTile];
   __shared__ int row_s[kTile];
   __shared__ float alpha_s[kGroup], m_run[kGroup], l_run[kGroup];
+  __shared__ int last_s;
   extern __shared__ __align__(128) unsigned char dyn_smem[];
   uint16_t* v_s = reinterpret_cast<uint16_t*>(dyn_smem);  // [kTile][kDim] during the loop
   float* red = reinterpret_cast<float*>(dyn_smem);        // [kSubs][kGroup][kDim] after it
@@ -74,24 +163,37 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSm) DecodeSplitKernel(Para
   const int split = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z;
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int H = p.s.num_heads, Hkv = p.s.num_kv_heads;
-  const int len = p.a.seq_lens[b];
   const int start = split * p.tokens_per_split;
+  const int32_t* table = p.a.block_table + static_cast<int64_t>(b) * p.s.max_pages_per_seq;
+  // Page of this thread's token in the first tile. Its index does not depend on seq_lens[b], so
+  // it is read together with the length (two dependent reads before K/V instead of three): any
+  // entry of the row is readable, and an id past the sequence's end is never dereferenced (every
+  // K/V access is guarded by t < tile_len). Volatile, so the compiler keeps it above the branch
+  // on the length.
+  int page_next = 0;
+  if (start + tid < static_cast<int64_t>(p.s.max_pages_per_seq) * p.s.page_size) {
+    asm volatile("ld.global.nc.b32 %0, [%1];"
+                 : "=r"(page_next)
+                 : "l"(table + (start + tid) / p.s.page_size));
+  }
+  const int len = p.a.seq_lens[b];
   const int end = min(len, start + p.tokens_per_split);
   const int64_t head0 = static_cast<int64_t>(b) * H + kvh * kGroup;
 
-  if (start >= end) {  // nothing here: an empty partial the combine ignores
+  if (start >= end) {  // nothing here: o = 0 (one split) or an empty partial the merge skips
+    if (p.splits == 1) {
+      for (int i = tid; i < kGroup * kDim; i += kThreads) p.a.out[head0 * kDim + i] = 0;
+      return;
+    }
     if (tid < kGroup) {
       float* ml = p.part_ml + ((head0 + tid) * p.splits + split) * 2;
       ml[0] = -INFINITY;
       ml[1] = 0.f;
     }
+    MergeIfLast<kDim, kGroup>(p, b, kvh, head0, s_s, &last_s);
     return;
   }
 
-  const int32_t* table = p.a.block_table + static_cast<int64_t>(b) * p.s.max_pages_per_seq;
-  // Page of this thread's token in the first tile, read before anything else (it heads the
-  // dependent chain table -> K/V).
-  int page_next = start + tid < end ? table[(start + tid) / p.s.page_size] : 0;
 
   constexpr float kLog2e = 1.4426950408889634f;
   const float qscale = p.a.scale * kLog2e;
@@ -231,6 +333,16 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSm) DecodeSplitKernel(Para
     *reinterpret_cast<float4*>(r + 4) = make_float4(acc[g][4], acc[g][5], acc[g][6], acc[g][7]);
   }
   __syncthreads();
+  if (p.splits == 1) {  // the whole sequence: normalise and write o (l >= 1 for len > 0)
+    for (int i = tid; i < kGroup * kDim; i += kThreads) {
+      const int g = i / kDim, d = i % kDim;
+      float o = 0.f;
+#pragma unroll
+      for (int s = 0; s < kSubs; ++s) o += red[(s * kGroup + g) * kDim + d];
+      p.a.out[head0 * kDim + i] = device::FloatToBf16(o / l_run[g]);
+    }
+    return;
+  }
   for (int i = tid; i < kGroup * kDim; i += kThreads) {
     const int g = i / kDim, d = i % kDim;
     float o = 0.f;
@@ -243,28 +355,7 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSm) DecodeSplitKernel(Para
     ml[0] = m_run[tid];
     ml[1] = l_run[tid];
   }
-}
-
-// One block per (sequence, head); thread d owns one output dim.
-__global__ void CombineKernel(const float* __restrict__ part_o, const float* __restrict__ part_ml,
-                              int splits, int dim, uint16_t* __restrict__ out) {
-  const int64_t head = blockIdx.x;
-  const float* ml = part_ml + head * splits * 2;
-  float m = -INFINITY;
-  for (int s = 0; s < splits; ++s) m = fmaxf(m, ml[2 * s]);
-  for (int d = threadIdx.x; d < dim; d += blockDim.x) {
-    float num = 0.f, den = 0.f;
-    if (m != -INFINITY) {
-      for (int s = 0; s < splits; ++s) {
-        const float ms = ml[2 * s];
-        if (ms == -INFINITY) continue;
-        const float w = exp2f(ms - m);
-        num += w * part_o[(head * splits + s) * dim + d];
-        den += w * ml[2 * s + 1];
-      }
-    }
-    out[head * dim + d] = device::FloatToBf16(den > 0.f ? num / den : 0.f);
-  }
+  MergeIfLast<kDim, kGroup>(p, b, kvh, head0, s_s, &last_s);
 }
 
 __global__ void AppendKvKernel(DecodeAttentionShape s, const uint16_t* __restrict__ k_new,
@@ -288,10 +379,12 @@ __global__ void AppendKvKernel(DecodeAttentionShape s, const uint16_t* __restric
 }
 
 // Splits per (sequence, kv head). Resident slots = kBlocksPerSm per multiprocessor. When the
-// (sequence, kv head) pairs do not fill the slots, split each so that the grid is one full wave
-// (at least kMinSplitTokens tokens a split); otherwise pick the split count (1..8) with the least
-// time per wave-quantised token, ties to fewer splits.
-constexpr int kMinSplitTokens = 64;
+// (sequence, kv head) pairs do not fill the slots, split each so that the grid is at most one
+// full wave, with at least kMinSplitTokens tokens (one full tile) a split and at most kTile splits
+// (the merge holds one weight per split in a [kGroup][kTile] buffer); otherwise pick the split
+// count (1..8) with the least time per wave-quantised token, ties to fewer splits. The latency
+// model behind kMinSplitTokens is in docs/kernels.md.
+constexpr int kMinSplitTokens = kTile;
 
 int ChooseSplits(const DecodeAttentionShape& s, int num_sms) {
   const int64_t heads = static_cast<int64_t>(std::max(s.batch, 1)) * std::max(s.num_kv_heads, 1);
@@ -300,7 +393,7 @@ int ChooseSplits(const DecodeAttentionShape& s, int num_sms) {
       std::max<int64_t>(1, (std::max(s.max_seq_len, 1) + kMinSplitTokens - 1) / kMinSplitTokens);
   int64_t best = 1;
   if (heads < slots) {
-    best = std::min(max_splits, std::max<int64_t>(1, slots / heads));
+    best = std::min<int64_t>({max_splits, std::max<int64_t>(1, slots / heads), kTile});
   } else {
     double best_cost = 2.0;
     for (int64_t c = 1; c <= std::min<int64_t>(8, max_splits); ++c) {
@@ -311,7 +404,7 @@ int ChooseSplits(const DecodeAttentionShape& s, int num_sms) {
       }
     }
   }
-  return static_cast<int>(std::min<int64_t>(best, 65535));
+  return static_cast<int>(best);
 }
 
 int TokensPerSplit(const DecodeAttentionShape& s, int num_sms) {
@@ -326,10 +419,27 @@ int DecodeAttentionSplits(const DecodeAttentionShape& s, int num_sms) {
   return std::max(1, (s.max_seq_len + per - 1) / per);
 }
 
+size_t DecodeAttentionCounterBytes(const DecodeAttentionShape& s) {
+  const size_t pairs = static_cast<size_t>(std::max(s.batch, 0)) * std::max(s.num_kv_heads, 0);
+  return (pairs * sizeof(int32_t) + 255) / 256 * 256;  // partials stay 256-byte aligned
+}
+
 size_t DecodeAttentionWorkspaceBytes(const DecodeAttentionShape& s, int num_sms) {
   const size_t heads = static_cast<size_t>(s.batch) * s.num_heads;
   const size_t splits = DecodeAttentionSplits(s, num_sms);
-  return heads * splits * (s.head_dim + 2) * sizeof(float) + 256;
+  return DecodeAttentionCounterBytes(s) + heads * splits * (s.head_dim + 2) * sizeof(float) + 256;
+}
+
+absl::Status InitDecodeAttentionWorkspace(const DecodeAttentionShape& s, void* workspace,
+                                          size_t workspace_bytes, cudaStream_t stream) {
+  JANUS_KERNEL_CHECK_ARG(workspace_bytes >= DecodeAttentionCounterBytes(s),
+                         "decode attention: workspace of ", workspace_bytes,
+                         " bytes cannot hold the ", DecodeAttentionCounterBytes(s),
+                         " counter bytes");
+  if (workspace_bytes == 0) return absl::OkStatus();
+  JANUS_KERNEL_CHECK_ARG(workspace != nullptr, "decode attention: null workspace");
+  JANUS_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(workspace, 0, workspace_bytes, stream));
+  return absl::OkStatus();
 }
 
 absl::Status LaunchDecodeAttention(const DecodeAttentionShape& s, const DecodeAttentionArgs& a,
@@ -353,11 +463,15 @@ absl::Status LaunchDecodeAttention(const DecodeAttentionShape& s, const DecodeAt
                              a.workspace_bytes >= DecodeAttentionWorkspaceBytes(s, sms),
                          "decode attention: workspace needs ", DecodeAttentionWorkspaceBytes(s, sms),
                          " bytes (16-byte aligned), got ", a.workspace_bytes);
-  Params p{s, a, DecodeAttentionSplits(s, sms), TokensPerSplit(s, sms), nullptr, nullptr};
+  Params p{s, a, DecodeAttentionSplits(s, sms), TokensPerSplit(s, sms), nullptr, nullptr,
+           nullptr};
   const size_t heads = static_cast<size_t>(s.batch) * s.num_heads;
-  p.part_o = static_cast<float*>(a.workspace);
+  p.counters = static_cast<int*>(a.workspace);
+  p.part_o = reinterpret_cast<float*>(static_cast<char*>(a.workspace) +
+                                      DecodeAttentionCounterBytes(s));
   p.part_ml = p.part_o + heads * p.splits * s.head_dim;
-  JANUS_KERNEL_CHECK_ARG(p.splits <= 65535, "decode attention: too many splits");
+  JANUS_KERNEL_CHECK_ARG(p.splits >= 1 && p.splits <= kTile, "decode attention: ", p.splits,
+                         " splits (at most ", kTile, ")");
   const dim3 grid(p.splits, s.num_kv_heads, s.batch);
   JANUS_DISPATCH_HEAD_DIM(s.head_dim, kDim, {
     JANUS_DISPATCH_GQA_GROUP(s.num_heads / s.num_kv_heads, kGroup, {
@@ -369,9 +483,6 @@ absl::Status LaunchDecodeAttention(const DecodeAttentionShape& s, const DecodeAt
       JANUS_CUDA_RETURN_IF_LAUNCH_ERROR();
     });
   });
-  CombineKernel<<<static_cast<unsigned>(heads), std::min(s.head_dim, 256), 0, stream>>>(
-      p.part_o, p.part_ml, p.splits, s.head_dim, a.out);
-  JANUS_CUDA_RETURN_IF_LAUNCH_ERROR();
   return absl::OkStatus();
 }
 

@@ -35,13 +35,28 @@ struct DecodeAttentionArgs {
   const int32_t* seq_lens = nullptr;      // [batch], each in [0, max_seq_len]; 0 gives o = 0
   float scale = 0.f;                      // softmax scale (head_dim^-0.5 for standard attention)
   uint16_t* out = nullptr;                // [batch, num_heads, head_dim] bf16
-  void* workspace = nullptr;              // DecodeAttentionWorkspaceBytes, 16-byte aligned
-  size_t workspace_bytes = 0;
+  void* workspace = nullptr;              // DecodeAttentionWorkspaceBytes, 16-byte aligned,
+  size_t workspace_bytes = 0;             // initialised by InitDecodeAttentionWorkspace
 };
 
 // The split count the launcher will use (for sizing and for reporting).
 int DecodeAttentionSplits(const DecodeAttentionShape& shape, int num_sms);
 size_t DecodeAttentionWorkspaceBytes(const DecodeAttentionShape& shape, int num_sms);
+
+// Workspace contract. The splits of one (sequence, kv head) are merged inside the attention
+// kernel by the last split to finish ("last block done"): the workspace starts with one int32
+// counter per (sequence, kv head) (DecodeAttentionCounterBytes), followed by the split partials.
+// The counters must be zero when a launch starts; every launch that runs to completion leaves
+// them zero again (the merging block resets its counter), so a workspace is initialised ONCE,
+// after allocation, by InitDecodeAttentionWorkspace (an async memset of the whole buffer on
+// `stream`), not before every launch; graphs need no memset node.
+// Re-initialise it (1) when the same buffer is used with a different batch * num_kv_heads (the
+// counter region's size changes, so bytes that held partials would be read as counters), and
+// (2) after a launch failed or was aborted. One workspace serves one launch at a time: launches
+// that share it must be ordered (same stream, or events).
+size_t DecodeAttentionCounterBytes(const DecodeAttentionShape& shape);
+absl::Status InitDecodeAttentionWorkspace(const DecodeAttentionShape& shape, void* workspace,
+                                          size_t workspace_bytes, cudaStream_t stream);
 
 absl::Status LaunchDecodeAttention(const DecodeAttentionShape& shape,
                                    const DecodeAttentionArgs& args, cudaStream_t stream);

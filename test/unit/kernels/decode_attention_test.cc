@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -25,7 +26,10 @@ struct Case {
   std::vector<int> lens;
 };
 
-void Check(const Case& c, uint32_t seed) {
+// expect_splits: 0 = any, -1 = more than one, n = exactly n. repeats > 1 reruns the same launch on
+// the same workspace and requires bit-identical outputs (the split merge's counters must come
+// back to zero after each launch, and the merge order must not depend on block timing).
+void Check(const Case& c, uint32_t seed, int expect_splits = 0, int repeats = 1) {
   SCOPED_TRACE(::testing::Message() << "heads " << c.heads << " kv " << c.kv_heads << " dim "
                                     << c.dim << " page " << c.page_size << " seed " << seed);
   std::mt19937 rng(seed);
@@ -90,7 +94,21 @@ void Check(const Case& c, uint32_t seed) {
   JANUS_ASSERT_OK(CurrentDeviceInfo(&sms, nullptr));
   JANUS_ASSERT_OK_AND_ASSIGN(DeviceBuffer ws,
                              DeviceBuffer::Create(DecodeAttentionWorkspaceBytes(shape, sms)));
-  JANUS_ASSERT_OK(ws.Fill(0xff));
+  // The documented contract: initialise once after allocation. Then poison everything after the
+  // counters, so a merge that read a partial nobody wrote would produce NaN.
+  JANUS_ASSERT_OK(InitDecodeAttentionWorkspace(shape, ws.get(), ws.bytes(), 0));
+  const size_t counter_bytes = DecodeAttentionCounterBytes(shape);
+  ASSERT_GE(ws.bytes(), counter_bytes);
+  ASSERT_EQ(cudaMemset(static_cast<char*>(ws.get()) + counter_bytes, 0xff,
+                       ws.bytes() - counter_bytes),
+            cudaSuccess);
+  const int splits = DecodeAttentionSplits(shape, sms);
+  if (expect_splits > 0) {
+    ASSERT_EQ(splits, expect_splits);
+  } else if (expect_splits < 0) {
+    ASSERT_GT(splits, 1);
+  }
+  SCOPED_TRACE(::testing::Message() << "splits " << splits);
   DecodeAttentionArgs a;
   a.q = d_q.get<uint16_t>();
   a.k_cache = d_k.get<uint16_t>();
@@ -104,6 +122,21 @@ void Check(const Case& c, uint32_t seed) {
   JANUS_ASSERT_OK(LaunchDecodeAttention(shape, a, 0));
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   JANUS_ASSERT_OK_AND_ASSIGN(std::vector<uint16_t> out, d_out.ToHost<uint16_t>());
+  for (int r = 1; r < repeats; ++r) {
+    JANUS_ASSERT_OK(d_out.Fill(0xff));
+    JANUS_ASSERT_OK(LaunchDecodeAttention(shape, a, 0));
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    JANUS_ASSERT_OK_AND_ASSIGN(std::vector<uint16_t> again, d_out.ToHost<uint16_t>());
+    ASSERT_EQ(again, out) << "launch " << r << " differs from launch 0";
+  }
+  {  // every launch leaves the merge counters at zero
+    std::vector<int32_t> counters(counter_bytes / sizeof(int32_t), -1);
+    ASSERT_EQ(cudaMemcpy(counters.data(), ws.get(), counter_bytes, cudaMemcpyDeviceToHost),
+              cudaSuccess);
+    EXPECT_EQ(std::count(counters.begin(), counters.end(), 0),
+              static_cast<std::ptrdiff_t>(counters.size()))
+        << "merge counters not reset";
+  }
   const std::vector<float> got = Bf16ToFloats(out);
   ASSERT_EQ(testing::CountNonFinite(got), 0u) << "unwritten outputs";
   EXPECT_LT(RelativeError(got, want), 1e-2);
@@ -163,6 +196,40 @@ TEST(DecodeAttention, EmptySequenceGivesZeros) {
   Check({8, 2, 128, 16, {0, 50, 0}}, 31);
 }
 
+// One split per sequence (max_seq_len <= one tile): the split block normalises and writes o
+// itself, empty sequences included; no counter is touched.
+TEST(DecodeAttention, SingleSplitWritesDirectly) {
+  JANUS_SKIP_WITHOUT_GPU();
+  Check({32, 8, 128, 16, {100, 0, 128, 1}}, 71, /*expect_splits=*/1, /*repeats=*/2);
+  Check({8, 1, 64, 7, {0}}, 72, /*expect_splits=*/1);
+  Check({16, 2, 256, 5, {77, 3}}, 73, /*expect_splits=*/1);
+}
+
+// The fused merge: the last split block of each (sequence, kv head) merges; the counters reset
+// so that the same launch repeated on the same workspace gives bit-identical output.
+TEST(DecodeAttention, FusedMergeRepeatedLaunchesAreIdentical) {
+  JANUS_SKIP_WITHOUT_GPU();
+  Check({32, 8, 128, 16, {4096}}, 81, /*expect_splits=*/-1, /*repeats=*/3);
+  Check({32, 8, 128, 16, {3000, 17, 0, 1500}}, 82, -1, 3);
+  Check({8, 8, 64, 16, {700, 0}}, 83, -1, 3);
+}
+
+// Sequences whose every split is empty inside a multi-split launch: the merge sees only
+// m = -inf partials and must write zeros (never NaN from 0/0 or poisoned partials).
+TEST(DecodeAttention, EmptySequencesInMultiSplitLaunch) {
+  JANUS_SKIP_WITHOUT_GPU();
+  Check({8, 2, 128, 16, {0, 3000, 0}}, 91, -1, 2);
+  Check({16, 8, 128, 16, {0, 0, 0, 600}}, 92, -1);
+}
+
+// The split cap (kTile = 128 splits): one (sequence, kv head) pair, long enough for 128 splits
+// of 128 tokens; the merge reads all 128 weights per head.
+TEST(DecodeAttention, MaxSplits) {
+  JANUS_SKIP_WITHOUT_GPU();
+  Check({4, 1, 128, 16, {16384}}, 95, -1, 2);
+  Check({8, 1, 64, 16, {20000}}, 96, -1);
+}
+
 TEST(DecodeAttention, AppendKvWritesThePagedSlot) {
   JANUS_SKIP_WITHOUT_GPU();
   std::mt19937 rng(41);
@@ -204,6 +271,8 @@ TEST(DecodeAttention, RejectsBadArguments) {
             absl::StatusCode::kInvalidArgument);  // 2 pages of 16 < 64
   EXPECT_EQ(LaunchDecodeAttention({1, 8, 2, 128, 16, 4, 64}, a, 0).code(),
             absl::StatusCode::kInvalidArgument);  // null pointers
+  EXPECT_EQ(InitDecodeAttentionWorkspace({64, 8, 8, 128, 16, 4, 64}, nullptr, 16, 0).code(),
+            absl::StatusCode::kInvalidArgument);  // 16 bytes < the 2048 counter bytes
 }
 
 }  // namespace
