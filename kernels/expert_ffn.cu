@@ -1,7 +1,12 @@
 // Grouped expert FFN for decode batch sizes: memory-bound streaming of the activated experts.
 //
-// Launches: (1) LaunchGroupPairs orders this rank's (row, k) pairs by slot; (2) GateUpKernel;
-// (3) DownKernel; (4) LaunchUnpermuteRows sums each row's pairs in k order with the router weights.
+// Fused path, two launches (rows * top_k <= kFusedMaxPairs and slots <= kFusedMaxSlots):
+// (1) FusedGateUpKernel: every block first orders this rank's (row, k) pairs by slot
+//     itself (GroupInBlock: a stable counting sort, identical in every block), block 0 writes the
+//     grouping out; (2) FusedDownKernel: the last block to finish a 64-row hidden group
+//     sums that group of every row's pairs in k order with the router weights (CombineRowGroup).
+// Otherwise four launches: LaunchGroupPairs (one block), GateUpKernel, DownKernel,
+// LaunchUnpermuteRows (k-ordered weighted sum per row).
 //
 // (2) and (3) share one skeleton (StreamTile): a persistent grid walks work items
 // (active slot, group of weight rows). A warp owns 16 weight rows (gate/up: 8 gate rows on MMA rows
@@ -60,6 +65,15 @@ constexpr int SmemBytes() {
   return 2 * kTiles * 8 * ChunkRowBytes<kTiles>();
 }
 
+// The fused path (grouping in every gate/up block, combine in the down launch) is used up to 64
+// pairs and 64 slots: measured on H100 it saves ~2-3 us a call at 1-8 tokens, while at 32-64
+// tokens the 4-launch path was faster (fused grouping with a 12 KB static table for 1024 pairs cost
+// DeepSeek-V3 @32/64 8-9 points, the in-down combine cost Qwen3 @64 3 points).
+constexpr int kFusedMaxPairs = 64;
+constexpr int kFusedMaxSlots = 64;
+
+// The four-launch kernels take exactly their old parameter struct: a larger one changed their
+// register allocation (8 B spills in <4>, measured -1.3 points on DeepSeek-V3 @32).
 struct FfnParams {
   int top_k, hidden, inter;
   const uint16_t* x;
@@ -70,6 +84,30 @@ struct FfnParams {
   uint16_t* h;    // [pairs, inter] bf16, grouped order
   float* y;       // [pairs, hidden] fp32, grouped order
 };
+
+struct FusedParams : FfnParams {
+  int rows, num_slots;
+  const float* weights;
+  const int32_t* slots;
+  const int32_t* ranks;  // null: every pair is local
+  int my_rank;
+  int32_t* done;  // [hidden / 64] per down row group: items finished (zeroed by the gate/up launch)
+  float* out;
+  int32_t* num_invalid_out;
+};
+
+// Shared-memory layout of the in-block grouping: fixed offsets, so addresses are constants.
+constexpr int kGsCounts = 0;                                 // [kFusedMaxSlots]
+constexpr int kGsOffsets = kGsCounts + kFusedMaxSlots;       // [kFusedMaxSlots + 1]
+constexpr int kGsActive = kGsOffsets + kFusedMaxSlots + 1;   // [kFusedMaxSlots]
+constexpr int kGsCursor = kGsActive + kFusedMaxSlots;        // [kFusedMaxSlots]
+constexpr int kGsScalars = kGsCursor + kFusedMaxSlots;       // [4]: n_active, pairs, invalid
+constexpr int kGsPosPair = kGsScalars + 4;                   // [kFusedMaxPairs]
+constexpr int kGsPairSlot = kGsPosPair + kFusedMaxPairs;     // [kFusedMaxPairs] local slot or -1
+constexpr int kGsInts = (kGsPairSlot + kFusedMaxPairs + 31) / 32 * 32;  // 1.5 KB
+// 4 resident blocks per SM (228 KB, 1 KB reserved per block) must survive the static grouping.
+static_assert(4 * (SmemBytes<8>() + kGsInts * 4 + 1024) <= 228 * 1024, "fused grouping smem");
+static_assert(4 * (SmemBytes<4>() + kGsInts * 4 + 1024) <= 228 * 1024, "fused grouping smem");
 
 // Streams one work item: rows `row_lo` / `row_hi` (per lane) of K elements against the activations
 // of up to 8*kTiles tokens. `act_row(j)` gives activation row j (j < n_pass) of length K.
@@ -178,7 +216,9 @@ __device__ __forceinline__ void StreamTile(const uint16_t* row_lo, const uint16_
 
 __device__ __forceinline__ float Silu(float v) { return v / (1.0f + __expf(-v)); }
 
-// Item = (active slot, kWarps * 8 intermediate rows). Output h = bf16(silu(gate x) * up x).
+// Four-launch path, kept exactly as before the fusion (the fused variants below cost these shapes
+// 1-2 points when shared). Item = (active slot, kWarps * 8 intermediate rows). Output h =
+// bf16(silu(gate x) * up x).
 template <int kTiles>
 __global__ void __launch_bounds__(kThreads, MinBlocksPerSm<kTiles>()) GateUpKernel(FfnParams p) {
   extern __shared__ __align__(128) unsigned char smem[];
@@ -255,10 +295,245 @@ __global__ void __launch_bounds__(kThreads, MinBlocksPerSm<kTiles>()) DownKernel
   }
 }
 
+// Orders this rank's (row, k) pairs by slot with a stable counting sort, the same in every block:
+// the counts are order-independent sums, and positions inside a slot follow the pair index (warp 0
+// walks the pairs 32 at a time in order; lanes of one slot are ranked by __match_any_sync), so all
+// blocks agree on where each pair's h row lives without talking to each other. Block 0 also writes
+// the grouping out for the down launch; returns n_active. `sm` holds kGsInts ints.
+// Not inlined: inlined, its code raised the streaming loop's register pressure into spills
+// (GateUpKernel<1>: 48 B); arguments are scalars so that no FfnParams copy goes to the stack.
+__device__ __noinline__ int GroupInBlock(const int32_t* __restrict__ slots,
+                                         const int32_t* __restrict__ ranks, int my_rank, int P,
+                                         int S, PairGrouping g, int32_t* num_invalid_out, int* sm) {
+  int* counts = sm + kGsCounts;
+  int* offsets = sm + kGsOffsets;
+  int* active = sm + kGsActive;
+  int* cursor = sm + kGsCursor;
+  int* scalars = sm + kGsScalars;
+  int* pos_pair = sm + kGsPosPair;
+  int* pair_slot = sm + kGsPairSlot;  // read once by all threads: the ordered walk is smem-only
+  const int tid = threadIdx.x, lane = tid % 32;
+  const bool writer = blockIdx.x == 0;
+  for (int s = tid; s < S; s += kThreads) counts[s] = 0;
+  if (tid == 0) scalars[2] = 0;
+  __syncthreads();
+  int my_invalid = 0;
+  for (int i = tid; i < P; i += kThreads) {
+    int local = -1;
+    if (ranks == nullptr || ranks[i] == my_rank) {
+      const int v = slots[i];
+      if (v >= 0 && v < S) {
+        local = v;
+        atomicAdd(&counts[v], 1);
+      } else {
+        ++my_invalid;
+      }
+    }
+    pair_slot[i] = local;
+  }
+  if (my_invalid) atomicAdd(&scalars[2], my_invalid);
+  __syncthreads();
+  if (tid < 32) {
+    int carry = 0, n_active = 0;
+    for (int base = 0; base < S; base += 32) {
+      const int s = base + lane;
+      const int c = s < S ? counts[s] : 0;
+      int incl = c;
+#pragma unroll
+      for (int o = 1; o < 32; o <<= 1) {
+        const int v = __shfl_up_sync(0xffffffffu, incl, o);
+        if (lane >= o) incl += v;
+      }
+      if (s < S) offsets[s] = cursor[s] = carry + incl - c;
+      const unsigned flags = __ballot_sync(0xffffffffu, c > 0);
+      if (c > 0) active[n_active + __popc(flags & ((1u << lane) - 1))] = s;
+      carry += __shfl_sync(0xffffffffu, incl, 31);
+      n_active += __popc(flags);
+    }
+    if (lane == 0) {
+      offsets[S] = carry;
+      scalars[0] = n_active;
+      scalars[1] = carry;
+    }
+    __syncwarp();
+    const unsigned lower = (1u << lane) - 1;
+    for (int base = 0; base < P; base += 32) {
+      const int i = base + lane;
+      const int s = i < P ? pair_slot[i] : -1;
+      const unsigned same = __match_any_sync(0xffffffffu, s);
+      const int pos = s >= 0 ? cursor[s] + __popc(same & lower) : -1;
+      __syncwarp();
+      if (s >= 0 && (same & lower) == 0) cursor[s] += __popc(same);  // lowest lane of the slot
+      __syncwarp();
+      if (s >= 0) pos_pair[pos] = i;
+      if (writer && i < P) {
+        g.pair_pos[i] = pos;
+        if (s >= 0) g.pos_pair[pos] = i;
+      }
+    }
+  }
+  __syncthreads();
+  if (writer) {
+    for (int s = tid; s <= S; s += kThreads) {
+      g.offsets[s] = offsets[s];
+      if (s < S) g.counts[s] = counts[s];
+    }
+    for (int a = tid; a < scalars[0]; a += kThreads) g.active[a] = active[a];
+    if (tid == 0) {
+      g.scalars[0] = scalars[0];
+      g.scalars[1] = scalars[1];
+      g.scalars[2] = scalars[2];
+      if (num_invalid_out != nullptr && scalars[2] != 0) atomicAdd(num_invalid_out, scalars[2]);
+    }
+  }
+  return scalars[0];
+}
+
+// GateUpKernel with the grouping done by every block itself (GroupInBlock) instead of a grouping
+// launch. Block 0 also zeroes FusedDownKernel's per-row-group done counters (stream order makes
+// them visible to it), so no state is carried between calls.
+template <int kTiles>
+__global__ void __launch_bounds__(kThreads, MinBlocksPerSm<kTiles>())
+    FusedGateUpKernel(FusedParams p) {
+  extern __shared__ __align__(128) unsigned char smem[];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q = lane % 4;
+  if (blockIdx.x == 0) {
+    for (int i = threadIdx.x; i < p.hidden / (kWarps * 16); i += kThreads) p.done[i] = 0;
+  }
+  // The grouping is re-read per item from static shared memory at constant offsets rather than
+  // kept in pointer registers: the streaming loop needs them all.
+  __shared__ int group_sm[kGsInts];
+  const int n_active = GroupInBlock(p.slots, p.ranks, p.my_rank, p.rows * p.top_k, p.num_slots,
+                                    p.g, p.num_invalid_out, group_sm);
+  auto grouping = [&](int which, int index) -> const int* {  // 0 counts, 1 offsets, 2 active, 3 pos
+    const int at = which == 0   ? kGsCounts
+                   : which == 1 ? kGsOffsets
+                   : which == 2 ? kGsActive
+                                : kGsPosPair;
+    return group_sm + at + index;
+  };
+  const int groups = (p.inter + kWarps * 8 - 1) / (kWarps * 8);
+  for (int item = blockIdx.x; item < n_active * groups; item += gridDim.x) {
+    const int slot = *grouping(2, item / groups);
+    const int i_base = (item % groups) * kWarps * 8 + warp * 8;
+    const bool row_valid = i_base < p.inter;
+    const int i = min(i_base, p.inter - 8) + lane / 4;
+    const size_t row_off = (static_cast<size_t>(slot) * p.inter + i) * p.hidden;
+    const uint16_t* row_lo = p.gate + row_off;
+    const uint16_t* row_hi = p.up + row_off;
+    const int begin = *grouping(1, slot), count = *grouping(0, slot);
+    for (int base = 0; base < count; base += kTiles * 8) {
+      const int n_pass = min(kTiles * 8, count - base);
+      float acc[kTiles][4];
+      const int* pairs = grouping(3, begin + base);
+      auto act_row = [&](int j) {
+        return p.x + static_cast<size_t>(pairs[j] / p.top_k) * p.hidden;
+      };
+      StreamTile<kTiles>(row_lo, row_hi, row_valid, p.hidden, n_pass, act_row, smem, acc);
+      if (row_valid) {
+#pragma unroll
+        for (int j = 0; j < kTiles; ++j) {
+          const int n = j * 8 + 2 * q;
+          uint16_t* h = p.h + static_cast<size_t>(begin + base + n) * p.inter + i;
+          if (n < n_pass) h[0] = device::FloatToBf16(Silu(acc[j][0]) * acc[j][2]);
+          if (n + 1 < n_pass) h[p.inter] = device::FloatToBf16(Silu(acc[j][1]) * acc[j][3]);
+        }
+      }
+    }
+  }
+}
+
+// out[r, 64 columns of row group grp] = Σ_k w[r,k] · y[pos(r,k)] over local pairs in k order
+// (0 for rows with none): the old un-permute launch's arithmetic, restricted to one row group.
+// y was written by other blocks of this launch: read through L2 (ld.cg), never L1.
+// Not inlined (like GroupInBlock): keeps DownKernel's streaming loop free of spills.
+__device__ __noinline__ void CombineRowGroup(const int32_t* pair_pos, const float* weights,
+                                             const float* y_all, float* out, int rows, int top_k,
+                                             int hidden, int grp) {
+  const int col = grp * (kWarps * 16) + (threadIdx.x % 16) * 4;
+  for (int r = threadIdx.x / 16; r < rows; r += kThreads / 16) {
+    const int32_t* pos = pair_pos + static_cast<size_t>(r) * top_k;
+    const float* w = weights + static_cast<size_t>(r) * top_k;
+    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+    for (int k = 0; k < top_k; ++k) {
+      const int at = __ldcg(pos + k);
+      if (at < 0) continue;
+      const float wk = w[k];
+      const float4 y =
+          __ldcg(reinterpret_cast<const float4*>(y_all + static_cast<size_t>(at) * hidden + col));
+      acc.x = __fmaf_rn(wk, y.x, acc.x);
+      acc.y = __fmaf_rn(wk, y.y, acc.y);
+      acc.z = __fmaf_rn(wk, y.z, acc.z);
+      acc.w = __fmaf_rn(wk, y.w, acc.w);
+    }
+    *reinterpret_cast<float4*>(out + static_cast<size_t>(r) * hidden + col) = acc;
+  }
+}
+
+// Item = (active slot, row group of kWarps * 16 hidden rows). Output y[pos] = down h[pos] (fp32);
+// the block that finishes the last of a row group's n_active items (done counter, zeroed by the
+// gate/up launch) then sums that row group of every row in k order (CombineRowGroup), so `out` is
+// written without float atomics and bit-reproducibly, whatever order the blocks finish in.
+template <int kTiles>
+__global__ void __launch_bounds__(kThreads, MinBlocksPerSm<kTiles>())
+    FusedDownKernel(FusedParams p) {
+  extern __shared__ __align__(128) unsigned char smem[];
+  __shared__ int last_of_group;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q = lane % 4;
+  const int n_active = p.g.scalars[0];
+  const int groups = p.hidden / (kWarps * 16);
+  if (n_active == 0) {  // nothing local: every row's sum is empty
+    const size_t n4 = static_cast<size_t>(p.rows) * p.hidden / 4;
+    for (size_t v = static_cast<size_t>(blockIdx.x) * kThreads + threadIdx.x; v < n4;
+         v += static_cast<size_t>(gridDim.x) * kThreads) {
+      reinterpret_cast<float4*>(p.out)[v] = make_float4(0.f, 0.f, 0.f, 0.f);
+    }
+    return;
+  }
+  for (int item = blockIdx.x; item < n_active * groups; item += gridDim.x) {
+    const int slot = p.g.active[item / groups];
+    const int grp = item % groups;
+    const int r = grp * kWarps * 16 + warp * 16 + lane / 4;
+    const uint16_t* row_lo = p.down + (static_cast<size_t>(slot) * p.hidden + r) * p.inter;
+    const uint16_t* row_hi = row_lo + static_cast<size_t>(8) * p.inter;
+    const int begin = p.g.offsets[slot], count = p.g.counts[slot];
+    for (int base = 0; base < count; base += kTiles * 8) {
+      const int n_pass = min(kTiles * 8, count - base);
+      float acc[kTiles][4];
+      const uint16_t* h0 = p.h + static_cast<size_t>(begin + base) * p.inter;
+      auto act_row = [&](int j) { return h0 + static_cast<size_t>(j) * p.inter; };
+      StreamTile<kTiles>(row_lo, row_hi, true, p.inter, n_pass, act_row, smem, acc);
+#pragma unroll
+      for (int j = 0; j < kTiles; ++j) {
+        const int n = j * 8 + 2 * q;
+        float* y = p.y + static_cast<size_t>(begin + base + n) * p.hidden + r;
+        if (n < n_pass) {
+          y[0] = acc[j][0];
+          y[8] = acc[j][2];
+        }
+        if (n + 1 < n_pass) {
+          y[p.hidden] = acc[j][1];
+          y[p.hidden + 8] = acc[j][3];
+        }
+      }
+    }
+    // Publish this item's y (every writer fences before the barrier), then count it.
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) last_of_group = atomicAdd(&p.done[grp], 1) == n_active - 1;
+    __syncthreads();
+    if (last_of_group) {
+      __threadfence();
+      CombineRowGroup(p.g.pair_pos, p.weights, p.y, p.out, p.rows, p.top_k, p.hidden, grp);
+    }
+  }
+}
+
 struct Workspace {
   PairGrouping g;
   uint16_t* h;
   float* y;
+  int32_t* done;
   size_t bytes;
 };
 
@@ -272,18 +547,22 @@ Workspace CarveWorkspace(void* base, const GroupedFfnShape& s) {
   at += Align256(sizeof(uint16_t) * static_cast<size_t>(pairs) * s.inter);
   w.y = reinterpret_cast<float*>(bytes + at);
   at += Align256(sizeof(float) * static_cast<size_t>(pairs) * s.hidden);
+  w.done = reinterpret_cast<int32_t*>(bytes + at);
+  at += Align256(sizeof(int32_t) * static_cast<size_t>(s.hidden / (kWarps * 16)));
   w.bytes = at;
   return w;
 }
 
-template <int kTiles>
-absl::Status LaunchStreaming(const FfnParams& p, int max_items_gate_up, int max_items_down,
-                             cudaStream_t stream) {
+bool UseFusedPath(const GroupedFfnShape& s) {
+  return static_cast<int64_t>(s.rows) * s.top_k <= kFusedMaxPairs && s.num_slots <= kFusedMaxSlots;
+}
+
+// Sizes the persistent grids from the occupancy of the kernels actually launched.
+template <typename GateUpFn, typename DownFn, typename Params>
+absl::Status LaunchPair(GateUpFn gate_up, DownFn down, const Params& p, int smem,
+                        int max_items_gate_up, int max_items_down, cudaStream_t stream) {
   int sms = 0;
   JANUS_RETURN_IF_ERROR(CurrentDeviceInfo(&sms, nullptr));
-  constexpr int smem = SmemBytes<kTiles>();
-  auto gate_up = GateUpKernel<kTiles>;
-  auto down = DownKernel<kTiles>;
   int per_sm_gu = 0, per_sm_down = 0;
   JANUS_CUDA_RETURN_IF_ERROR(
       cudaFuncSetAttribute(gate_up, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
@@ -294,12 +573,26 @@ absl::Status LaunchStreaming(const FfnParams& p, int max_items_gate_up, int max_
   JANUS_CUDA_RETURN_IF_ERROR(
       cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm_down, down, kThreads, smem));
   const int grid_gu = std::max(1, std::min(max_items_gate_up, sms * std::max(per_sm_gu, 1)));
-  const int grid_down = std::max(1, std::min(max_items_down, sms * std::max(per_sm_down, 1)));
+  // FusedDownKernel also zeroes `out` when nothing is local: at least a few blocks for that.
+  const int grid_down =
+      std::max(std::min(8, sms), std::min(max_items_down, sms * std::max(per_sm_down, 1)));
   gate_up<<<grid_gu, kThreads, smem, stream>>>(p);
   JANUS_CUDA_RETURN_IF_LAUNCH_ERROR();
   down<<<grid_down, kThreads, smem, stream>>>(p);
   JANUS_CUDA_RETURN_IF_LAUNCH_ERROR();
   return absl::OkStatus();
+}
+
+template <int kTiles>
+absl::Status LaunchStreaming(const FusedParams& p, bool fused, int max_items_gate_up,
+                             int max_items_down, cudaStream_t stream) {
+  constexpr int smem = SmemBytes<kTiles>();  // the fused grouping's table is static shared memory
+  if (fused) {
+    return LaunchPair(FusedGateUpKernel<kTiles>, FusedDownKernel<kTiles>, p, smem,
+                      max_items_gate_up, max_items_down, stream);
+  }
+  return LaunchPair(GateUpKernel<kTiles>, DownKernel<kTiles>, static_cast<const FfnParams&>(p),
+                    smem, max_items_gate_up, max_items_down, stream);
 }
 
 }  // namespace
@@ -334,9 +627,23 @@ absl::Status LaunchGroupedExpertFfn(const GroupedFfnShape& s, const GroupedFfnAr
                            "expert ffn: x, gate, up, down and out must be 16-byte aligned");
   }
   const Workspace w = CarveWorkspace(a.workspace, s);
-  JANUS_RETURN_IF_ERROR(LaunchGroupPairs(a.slots, a.ranks, a.my_rank, s.rows, s.top_k,
-                                         s.num_slots, w.g, a.num_invalid_slots, stream));
-  FfnParams p{s.top_k, s.hidden, s.inter, a.x, a.gate, a.up, a.down, w.g, w.h, w.y};
+  const bool fused = UseFusedPath(s);
+  if (!fused) {
+    JANUS_RETURN_IF_ERROR(LaunchGroupPairs(a.slots, a.ranks, a.my_rank, s.rows, s.top_k,
+                                           s.num_slots, w.g, a.num_invalid_slots, stream));
+  }
+  FusedParams p;
+  static_cast<FfnParams&>(p) = {s.top_k, s.hidden, s.inter, a.x,  a.gate,
+                                a.up,    a.down,   w.g,     w.h, w.y};
+  p.rows = s.rows;
+  p.num_slots = s.num_slots;
+  p.weights = a.weights;
+  p.slots = a.slots;
+  p.ranks = a.ranks;
+  p.my_rank = a.my_rank;
+  p.done = w.done;
+  p.out = a.out;
+  p.num_invalid_out = a.num_invalid_slots;
   // At most min(slots, pairs) slots are active; the persistent grids never need more blocks than
   // items.
   const int max_active = static_cast<int>(
@@ -347,8 +654,9 @@ absl::Status LaunchGroupedExpertFfn(const GroupedFfnShape& s, const GroupedFfnAr
   int tiles = CeilDiv(tokens, 8);
   tiles = tiles <= 1 ? 1 : tiles <= 2 ? 2 : tiles <= 4 ? 4 : 8;
   JANUS_DISPATCH_TOKEN_TILES(tiles, kTiles, {
-    JANUS_RETURN_IF_ERROR(LaunchStreaming<kTiles>(p, items_gu, items_down, stream));
+    JANUS_RETURN_IF_ERROR(LaunchStreaming<kTiles>(p, fused, items_gu, items_down, stream));
   });
+  if (fused) return absl::OkStatus();
   return LaunchUnpermuteRows(w.y, a.weights, s.rows, s.top_k, s.hidden, w.g, a.out, stream);
 }
 

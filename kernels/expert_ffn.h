@@ -46,8 +46,13 @@ struct GroupedFfnArgs {
 
 size_t GroupedFfnWorkspaceBytes(const GroupedFfnShape& shape);
 
-// Enqueues the four launches (pair grouping, gate/up + SiLU·mul, down, weighted combine) on
-// `stream`; no host synchronisation.
+// Enqueues the work on `stream`, no host synchronisation. Up to 64 pairs (rows * top_k) and 64
+// slots: two launches (gate/up + SiLU·mul with the pair grouping computed in every block; down
+// with the k-ordered weighted combine done by the last block of each 64-column group). Larger
+// calls: four launches (one-block grouping, gate/up, down, combine). Both paths do the same
+// arithmetic (per-pair dot products, then a k-ordered fma chain per row); results are
+// bit-identical from run to run. The workspace holds no state between calls (the gate/up launch
+// resets the down launch's counters), but two calls must not run concurrently on one workspace.
 absl::Status LaunchGroupedExpertFfn(const GroupedFfnShape& shape, const GroupedFfnArgs& args,
                                     cudaStream_t stream);
 

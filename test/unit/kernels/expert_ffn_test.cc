@@ -27,7 +27,9 @@ struct Result {
   std::vector<char> row_has_local;
 };
 
-absl::StatusOr<Result> RunFfn(const Case& c, uint32_t seed) {
+// launches > 1: the call is repeated on the same workspace and output (the gate/up launch must
+// reset the down launch's per-group counters; the result must not change).
+absl::StatusOr<Result> RunFfn(const Case& c, uint32_t seed, int launches = 1) {
   std::mt19937 rng(seed);
   const int P = c.rows * c.top_k;
   const float wscale = 1.0f / std::sqrt(static_cast<float>(c.hidden));
@@ -99,7 +101,9 @@ absl::StatusOr<Result> RunFfn(const Case& c, uint32_t seed) {
   a.workspace = ws.get();
   a.workspace_bytes = ws.bytes();
   a.num_invalid_slots = d_invalid.get<int32_t>();
-  JANUS_RETURN_IF_ERROR(LaunchGroupedExpertFfn(shape, a, 0));
+  for (int l = 0; l < launches; ++l) {
+    JANUS_RETURN_IF_ERROR(LaunchGroupedExpertFfn(shape, a, 0));
+  }
   JANUS_CUDA_RETURN_IF_ERROR(cudaDeviceSynchronize());
   JANUS_ASSIGN_OR_RETURN(res.got, d_out.ToHost<float>());
   JANUS_ASSIGN_OR_RETURN(std::vector<int32_t> invalid, d_invalid.ToHost<int32_t>());
@@ -107,11 +111,11 @@ absl::StatusOr<Result> RunFfn(const Case& c, uint32_t seed) {
   return res;
 }
 
-void Check(const Case& c, uint32_t seed) {
+void Check(const Case& c, uint32_t seed, int launches = 1) {
   SCOPED_TRACE(::testing::Message() << "rows " << c.rows << " top_k " << c.top_k << " hidden "
                                     << c.hidden << " inter " << c.inter << " slots " << c.slots
                                     << " ranks " << c.ranks << " hot " << c.hot << " seed " << seed);
-  JANUS_ASSERT_OK_AND_ASSIGN(Result r, RunFfn(c, seed));
+  JANUS_ASSERT_OK_AND_ASSIGN(Result r, RunFfn(c, seed, launches));
   ASSERT_EQ(testing::CountNonFinite(r.got), 0u) << "unwritten (poisoned) outputs";
   // bf16 weights and inputs on both sides; the GPU rounds silu(g)*u to bf16 (as a bf16 model does).
   EXPECT_LT(RelativeError(r.got, r.want), 1e-2);
@@ -202,6 +206,77 @@ TEST(GroupedExpertFfn, RepeatedRunsAreBitIdentical) {
   for (int i = 0; i < 3; ++i) {
     JANUS_ASSERT_OK_AND_ASSIGN(Result b, RunFfn(c, 51));
     ASSERT_EQ(a.got, b.got);
+  }
+}
+
+// rows * top_k <= 64 and slots <= 64 take the fused two-launch path (grouping in every gate/up
+// block, combine in the down launch); past either limit the four-launch path runs. Both sides of
+// both limits.
+TEST(GroupedExpertFfn, FusedAndSeparateGroupingPaths) {
+  JANUS_SKIP_WITHOUT_GPU();
+  Check({8, 8, 192, 128, 16, 1}, 91);     // 64 pairs: fused
+  Check({64, 1, 192, 128, 4, 1}, 96);     // 64 pairs, 64 rows (8-tile variant), fused
+  Check({9, 8, 192, 128, 16, 1}, 92);     // 72 pairs: four launches
+  Check({6, 8, 128, 64, 64, 1}, 93);      // 64 slots: fused
+  Check({6, 8, 128, 64, 65, 1}, 94);      // 65 slots: four launches
+  Check({16, 4, 128, 64, 8, 4}, 95);      // fused, remote pairs, some rows none
+  Case hot{32, 2, 256, 128, 8, 1};        // fused, one slot gets all 32 rows
+  hot.hot = 1;
+  Check(hot, 97);
+}
+
+// Repeated calls on one workspace (no re-poisoning in between) give bit-identical results: the
+// done counters of the fused combine are reset by every call, never carried over.
+TEST(GroupedExpertFfn, RepeatedLaunchesOnOneWorkspaceAreBitIdentical) {
+  JANUS_SKIP_WITHOUT_GPU();
+  for (const Case& c : {Case{1, 8, 2048, 768, 16, 1}, Case{8, 8, 2048, 768, 16, 1},
+                        Case{64, 8, 2048, 768, 16, 1}, Case{10, 6, 320, 192, 16, 2},
+                        Case{200, 8, 192, 192, 12, 1}}) {
+    SCOPED_TRACE(::testing::Message() << "rows " << c.rows << " slots " << c.slots);
+    JANUS_ASSERT_OK_AND_ASSIGN(Result once, RunFfn(c, 101));
+    JANUS_ASSERT_OK_AND_ASSIGN(Result thrice, RunFfn(c, 101, 3));
+    ASSERT_EQ(once.got, thrice.got);
+    Check(c, 101, 2);
+  }
+}
+
+// No local pair at all (every slot invalid): no expert work, and `out` (poisoned) must still be 0
+// everywhere, on the fused (32 pairs) and the four-launch (80 pairs) path.
+TEST(GroupedExpertFfn, NothingLocalWritesZeros) {
+  JANUS_SKIP_WITHOUT_GPU();
+  for (int rows : {4, 10}) {
+    SCOPED_TRACE(::testing::Message() << "rows " << rows);
+    const int top_k = 8, hidden = 128, inter = 64, slots_n = 2;
+    std::vector<uint16_t> ones(size_t{1} * slots_n * hidden * inter, 0x3f80);
+    std::vector<uint16_t> x(size_t{1} * rows * hidden, 0x3f80);
+    std::vector<float> w(size_t{1} * rows * top_k, 1.0f);
+    std::vector<int32_t> slots(size_t{1} * rows * top_k, slots_n);  // all out of range
+    JANUS_ASSERT_OK_AND_ASSIGN(DeviceBuffer d_mat, DeviceBuffer::FromHost(ones));
+    JANUS_ASSERT_OK_AND_ASSIGN(DeviceBuffer d_x, DeviceBuffer::FromHost(x));
+    JANUS_ASSERT_OK_AND_ASSIGN(DeviceBuffer d_w, DeviceBuffer::FromHost(w));
+    JANUS_ASSERT_OK_AND_ASSIGN(DeviceBuffer d_s, DeviceBuffer::FromHost(slots));
+    JANUS_ASSERT_OK_AND_ASSIGN(DeviceBuffer d_out, DeviceBuffer::Create(4 * rows * hidden));
+    JANUS_ASSERT_OK(d_out.Fill(0xff));
+    JANUS_ASSERT_OK_AND_ASSIGN(DeviceBuffer d_inv, DeviceBuffer::FromHost(std::vector<int32_t>{0}));
+    GroupedFfnShape shape{rows, top_k, hidden, inter, slots_n};
+    JANUS_ASSERT_OK_AND_ASSIGN(DeviceBuffer ws,
+                               DeviceBuffer::Create(GroupedFfnWorkspaceBytes(shape)));
+    JANUS_ASSERT_OK(ws.Fill(0xff));
+    GroupedFfnArgs a;
+    a.x = d_x.get<uint16_t>();
+    a.weights = d_w.get<float>();
+    a.slots = d_s.get<int32_t>();
+    a.gate = a.up = a.down = d_mat.get<uint16_t>();
+    a.out = d_out.get<float>();
+    a.workspace = ws.get();
+    a.workspace_bytes = ws.bytes();
+    a.num_invalid_slots = d_inv.get<int32_t>();
+    JANUS_ASSERT_OK(LaunchGroupedExpertFfn(shape, a, 0));
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    JANUS_ASSERT_OK_AND_ASSIGN(std::vector<float> out, d_out.ToHost<float>());
+    for (size_t i = 0; i < out.size(); ++i) ASSERT_EQ(out[i], 0.0f) << "at " << i;
+    JANUS_ASSERT_OK_AND_ASSIGN(std::vector<int32_t> inv, d_inv.ToHost<int32_t>());
+    EXPECT_EQ(inv[0], rows * top_k);
   }
 }
 
