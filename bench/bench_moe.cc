@@ -15,30 +15,12 @@
 #include "kernels/expert_ffn.h"
 #include "kernels/router.h"
 #include "kernels/scheduler.h"
+#include "test/support/random_routing.h"
 
 namespace janus::bench {
 namespace {
 
 using kernels::DeviceBuffer;
-
-// top_k distinct values in [0, n) per row, optionally skewed (Zipf exponent `skew`).
-std::vector<int32_t> RandomRouting(std::mt19937& rng, int rows, int top_k, int n, double skew) {
-  std::vector<double> w(n);
-  for (int e = 0; e < n; ++e) w[e] = 1.0 / std::pow(1.0 + e, skew);
-  std::shuffle(w.begin(), w.end(), rng);
-  std::discrete_distribution<int> d(w.begin(), w.end());
-  std::vector<int32_t> ids(static_cast<size_t>(rows) * top_k);
-  for (int r = 0; r < rows; ++r) {
-    for (int k = 0; k < top_k; ++k) {
-      int e;
-      do {
-        e = d(rng);
-      } while (std::find(&ids[r * top_k], &ids[r * top_k] + k, e) != &ids[r * top_k] + k);
-      ids[r * top_k + k] = e;
-    }
-  }
-  return ids;
-}
 
 }  // namespace
 
@@ -78,7 +60,7 @@ absl::Status RunScheduler(const Options& opt, const Limits&, Table& table, cudaS
     const int sets = 8;
     std::vector<DeviceBuffer> ids;
     for (int s = 0; s < sets; ++s) {
-      JANUS_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::FromHost(RandomRouting(rng, rows, K, E, 0.6)));
+      JANUS_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::FromHost(janus::test_support::RandomRouting(rng, rows, K, E, 0.6)));
       ids.push_back(std::move(b));
     }
     JANUS_ASSIGN_OR_RETURN(DeviceBuffer assignment, DeviceBuffer::Create(4 * rows * K));
@@ -134,7 +116,7 @@ absl::Status RunExpertFfn(const Options& opt, const Limits&, Table& table, cudaS
       std::vector<DeviceBuffer> x, w, slots;
       double active_sum = 0;
       for (int s = 0; s < sets; ++s) {
-        const std::vector<int32_t> ids = RandomRouting(rng, rows, K, m.local_experts, 0.0);
+        const std::vector<int32_t> ids = janus::test_support::RandomRouting(rng, rows, K, m.local_experts, 0.0);
         active_sum += std::set<int32_t>(ids.begin(), ids.end()).size();
         JANUS_ASSIGN_OR_RETURN(DeviceBuffer sb, DeviceBuffer::FromHost(ids));
         std::vector<float> wv(ids.size());

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "runtime/cpu/scheduler.h"
+#include "test/support/random_routing.h"
 #include "test/unit/kernels/gpu_test_util.h"
 
 namespace janus::kernels {
@@ -48,25 +49,6 @@ HostPlacement MakePlacement(std::mt19937& rng, int experts, int ranks, int extra
     p.offsets.push_back(static_cast<int32_t>(p.rank.size()));
   }
   return p;
-}
-
-// Distinct experts per row; Zipf-like popularity so counts vary and tie.
-std::vector<int32_t> MakeIds(std::mt19937& rng, int rows, int top_k, int experts, double skew) {
-  std::vector<double> w(experts);
-  for (int e = 0; e < experts; ++e) w[e] = 1.0 / std::pow(1.0 + e, skew);
-  std::shuffle(w.begin(), w.end(), rng);
-  std::discrete_distribution<int> d(w.begin(), w.end());
-  std::vector<int32_t> ids(static_cast<size_t>(rows) * top_k);
-  for (int r = 0; r < rows; ++r) {
-    for (int k = 0; k < top_k; ++k) {
-      int e;
-      do {
-        e = d(rng);
-      } while (std::find(&ids[r * top_k], &ids[r * top_k] + k, e) != &ids[r * top_k] + k);
-      ids[r * top_k + k] = e;
-    }
-  }
-  return ids;
 }
 
 struct GpuResult {
@@ -161,7 +143,7 @@ TEST(SchedulerKernel, MatchesCpuAtBenchmarkShape) {
     const HostPlacement hp = MakePlacement(rng, 160, 8, 40, false);
     for (int rows : {1, 3, 64, 256, 4096}) {
       SCOPED_TRACE(::testing::Message() << "seed " << seed << " rows " << rows);
-      const std::vector<int32_t> ids = MakeIds(rng, rows, 8, 160, seed % 2 ? 1.2 : 0.3);
+      const std::vector<int32_t> ids = janus::test_support::RandomRouting(rng, rows, 8, 160, seed % 2 ? 1.2 : 0.3);
       ExpectMatchesCpu(ScheduleAlgorithm::kActivationBalanced, hp, ids, rows, 8);
     }
   }
@@ -173,7 +155,7 @@ TEST(SchedulerKernel, ManyTiesAndReplicasOnOneRank) {
     std::mt19937 rng(2000 + seed);
     const HostPlacement hp = MakePlacement(rng, 16, 4, 40, /*allow_same_rank=*/true);
     const int rows = 1 + seed;
-    const std::vector<int32_t> ids = MakeIds(rng, rows, 2, 16, 0.0);
+    const std::vector<int32_t> ids = janus::test_support::RandomRouting(rng, rows, 2, 16, 0.0);
     SCOPED_TRACE(::testing::Message() << "seed " << seed);
     ExpectMatchesCpu(ScheduleAlgorithm::kActivationBalanced, hp, ids, rows, 2);
   }
@@ -183,7 +165,7 @@ TEST(SchedulerKernel, EveryExpertReplicated) {
   JANUS_SKIP_WITHOUT_GPU();
   std::mt19937 rng(3000);
   const HostPlacement hp = MakePlacement(rng, 256, 32, 3 * 256, false);
-  const std::vector<int32_t> ids = MakeIds(rng, 512, 8, 256, 0.8);
+  const std::vector<int32_t> ids = janus::test_support::RandomRouting(rng, 512, 8, 256, 0.8);
   ExpectMatchesCpu(ScheduleAlgorithm::kActivationBalanced, hp, ids, 512, 8);
 }
 
@@ -193,7 +175,7 @@ TEST(SchedulerKernel, WideDeploymentScalarPath) {
   std::mt19937 rng(4000);
   for (int ranks : {63, 64, 65, 96}) {
     const HostPlacement hp = MakePlacement(rng, 384, ranks, 300, false);
-    const std::vector<int32_t> ids = MakeIds(rng, 300, 8, 384, 0.5);
+    const std::vector<int32_t> ids = janus::test_support::RandomRouting(rng, 300, 8, 384, 0.5);
     SCOPED_TRACE(::testing::Message() << "ranks " << ranks);
     ExpectMatchesCpu(ScheduleAlgorithm::kActivationBalanced, hp, ids, 300, 8);
   }
@@ -203,7 +185,7 @@ TEST(SchedulerKernel, FirstReplicaMatchesCpu) {
   JANUS_SKIP_WITHOUT_GPU();
   std::mt19937 rng(5000);
   const HostPlacement hp = MakePlacement(rng, 160, 8, 40, false);
-  const std::vector<int32_t> ids = MakeIds(rng, 256, 8, 160, 0.7);
+  const std::vector<int32_t> ids = janus::test_support::RandomRouting(rng, 256, 8, 160, 0.7);
   ExpectMatchesCpu(ScheduleAlgorithm::kFirstReplica, hp, ids, 256, 8);
 }
 
@@ -226,7 +208,7 @@ TEST(SchedulerKernel, InvalidIdsAreCountedAndMarked) {
   JANUS_SKIP_WITHOUT_GPU();
   std::mt19937 rng(7000);
   const HostPlacement hp = MakePlacement(rng, 64, 8, 16, false);
-  std::vector<int32_t> ids = MakeIds(rng, 40, 4, 64, 0.5);
+  std::vector<int32_t> ids = janus::test_support::RandomRouting(rng, 40, 4, 64, 0.5);
   std::vector<int32_t> bad = {3, 17, 80, 159};
   ids[bad[0]] = -1;
   ids[bad[1]] = 64;
@@ -251,7 +233,7 @@ TEST(SchedulerKernel, RepeatedRunsAreIdentical) {
   JANUS_SKIP_WITHOUT_GPU();
   std::mt19937 rng(8000);
   const HostPlacement hp = MakePlacement(rng, 160, 8, 40, false);
-  const std::vector<int32_t> ids = MakeIds(rng, 4096, 8, 160, 0.3);
+  const std::vector<int32_t> ids = janus::test_support::RandomRouting(rng, 4096, 8, 160, 0.3);
   JANUS_ASSERT_OK_AND_ASSIGN(GpuResult a,
                              RunGpu(ScheduleAlgorithm::kActivationBalanced, hp, ids, 4096, 8));
   for (int i = 0; i < 5; ++i) {
