@@ -25,6 +25,19 @@ __device__ __forceinline__ void Take(float v, int i, float& best, int& best_i, b
   }
 }
 
+// Reduces each lane's (best, best_i) to the warp's maximum; ties go to the lower index.
+__device__ __forceinline__ void WarpArgmax(float& best, int& best_i) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+    const float v2 = __shfl_xor_sync(0xffffffffu, best, o);
+    const int i2 = __shfl_xor_sync(0xffffffffu, best_i, o);
+    if (v2 > best || (v2 == best && i2 < best_i)) {
+      best = v2;
+      best_i = i2;
+    }
+  }
+}
+
 __global__ void __launch_bounds__(kThreads) ArgmaxKernel(const float* __restrict__ logits,
                                                          int vocab, int32_t* __restrict__ token,
                                                          int32_t* num_nan_rows) {
@@ -46,15 +59,7 @@ __global__ void __launch_bounds__(kThreads) ArgmaxKernel(const float* __restrict
   } else {
     for (int i = threadIdx.x; i < vocab; i += kThreads) Take(lr[i], i, best, best_i, nan);
   }
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) {
-    const float v2 = __shfl_xor_sync(0xffffffffu, best, o);
-    const int i2 = __shfl_xor_sync(0xffffffffu, best_i, o);
-    if (v2 > best || (v2 == best && i2 < best_i)) {
-      best = v2;
-      best_i = i2;
-    }
-  }
+  WarpArgmax(best, best_i);
   __shared__ float sv[kThreads / 32];
   __shared__ int si[kThreads / 32];
   __shared__ int any_nan;
@@ -108,15 +113,7 @@ __device__ void BlockArgmax(const float* lr, int vocab, float* best_out, int* be
   int best_i = INT_MAX;
   bool nan = false;
   for (int i = threadIdx.x; i < vocab; i += kSampleThreads) Take(lr[i], i, best, best_i, nan);
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) {
-    const float v2 = __shfl_xor_sync(0xffffffffu, best, o);
-    const int i2 = __shfl_xor_sync(0xffffffffu, best_i, o);
-    if (v2 > best || (v2 == best && i2 < best_i)) {
-      best = v2;
-      best_i = i2;
-    }
-  }
+  WarpArgmax(best, best_i);
   if (threadIdx.x == 0) any_nan = 0;
   __syncthreads();
   if (nan) any_nan = 1;
