@@ -29,3 +29,11 @@ if config.janus_build_compiler:
     config.available_features.add("compiler")
 if config.janus_have_cuda:
     config.available_features.add("cuda")
+# A visible NVIDIA GPU (nvidia-smi lists one): the cuda backend can run, not just build.
+try:
+    import subprocess
+    _gpus = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20)
+    if _gpus.returncode == 0 and "GPU" in _gpus.stdout:
+        config.available_features.add("cuda-device")
+except (OSError, subprocess.SubprocessError):
+    pass

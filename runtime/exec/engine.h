@@ -1,13 +1,10 @@
-// The generation engine: loads a verified plan onto a backend and generates
-// tokens for batches of requests.
+// The generation engine: loads a verified plan onto a backend (backend.h: cpu or cuda) and
+// generates tokens for batches of requests.
 //
-// The cpu backend runs every rank of the plan's deployment as its own thread
-// (runtime/exec/rank.h) over the in-process transport (transport.h, comm.h).
-// The engine is the host: it admits requests (round-robin over the attention
-// ranks, up to max_batch sequences in flight, each with its worst case of KV
-// blocks reserved up front), builds each step's rows (prefill chunks and decode
-// tokens of all running sequences), sends every rank its share, gathers the
-// logits and samples. Results depend neither on the deployment shape nor on
+// The engine is the host: it admits requests (round-robin over the backend's attention
+// instances, up to max_batch sequences in flight, each with its worst case of KV blocks reserved
+// up front), builds each step's rows (prefill chunks and decode tokens of all running sequences),
+// hands them to the backend and samples from the logits it returns. Results depend neither on the deployment shape nor on
 // which other requests share a batch (beyond the rounding of the MoE
 // partial-sum reduction across ranks, ~1e-7 relative).
 #ifndef JANUS_RUNTIME_EXEC_ENGINE_H_
@@ -16,40 +13,17 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "runtime/cpu/sampler.h"
-#include "runtime/exec/comm.h"
+#include "runtime/exec/backend.h"
 #include "runtime/exec/profile.h"
-#include "runtime/exec/rank.h"
-#include "runtime/exec/transport.h"
 #include "runtime/plan/plan.h"
 
 namespace janus::exec {
-
-struct EngineOptions {
-  std::string backend = "cpu";  // "cpu"; "cuda" is not built yet
-  int kv_block_size = 16;
-  // KV cache capacity per attention rank, in tokens; 0: max_position_embeddings
-  // * max_batch, capped so one rank's cache stays under 4 GiB (and at least
-  // max_position_embeddings).
-  int64_t kv_cache_tokens = 0;
-  int max_batch = 8;  // sequences in flight at once
-  int prefill_chunk =
-      0;  // most prompt tokens of one sequence per step; 0: the whole prompt
-  std::string checkpoint_dir;  // overrides Plan.checkpoint_dir when non-empty
-  bool collect_stats = false;  // scheduler statistics per MoE layer (stats())
-  bool record_activations = false;  // activation profile (activation_profile())
-  int max_ranks = 256;  // deployments with more ranks are refused (threads)
-  // A rank that waits longer than this for another rank's message inside a step
-  // aborts the run (a guard against hangs; idle ranks and the host waiting for
-  // a step are not limited).
-  absl::Duration receive_timeout = absl::Seconds(600);
-};
 
 struct GenerationRequest {
   std::vector<int32_t> prompt;
@@ -70,10 +44,9 @@ struct GenerationResult {
 
 class Engine {
  public:
-  // Verifies the checkpoint against the plan (VerifyCheckpointMatches), checks
-  // the backend can run the deployment and its programs, maps every rank's
-  // weights and starts the rank threads. The engine keeps its own copy of the
-  // plan.
+  // Verifies the checkpoint against the plan (VerifyCheckpointMatches) and
+  // creates the backend (which checks it can run the deployment and its
+  // programs and loads the weights). The engine keeps its own copy of the plan.
   static absl::StatusOr<std::unique_ptr<Engine>> Create(
       const LoadedPlan& plan, EngineOptions options = {});
   ~Engine();
@@ -100,8 +73,8 @@ class Engine {
   // Counters and profile accumulated over every Generate call so far.
   const EngineStats& stats() const { return stats_; }
   const ActivationRecorder& activation_profile() const { return *activations_; }
-  // The transport, for tests that check the routes messages took.
-  const Transport& transport() const { return *transport_; }
+  // The backend (tests downcast the cpu one to see its transport).
+  const Backend& backend() const { return *backend_; }
 
  private:
   struct Sequence;
@@ -110,20 +83,15 @@ class Engine {
   absl::Status ValidateRequest(size_t i,
                                const GenerationRequest& request) const;
   absl::Status RunStep(std::vector<Sequence*>& running);
-  absl::Status Shutdown();
-  absl::Status Failed() const;
 
   std::unique_ptr<LoadedPlan> plan_;
   EngineOptions options_;
   Topology topology_;
-  std::unique_ptr<Transport> transport_;
-  std::vector<std::unique_ptr<Rank>> ranks_;
-  std::vector<std::thread> threads_;
-  int host_ = 0;
+  std::unique_ptr<Backend> backend_;
   int kv_blocks_per_rank_ = 0;
-  std::vector<int> free_blocks_;  // per attention rank, host-side reservation
+  std::vector<int> free_blocks_;  // per attention instance, host-side reservation
   std::vector<std::vector<int64_t>>
-      release_;  // per attention rank, sequences to free
+      release_;  // per attention instance, sequences to free
   int64_t next_sequence_ = 0;
   int next_attention_rank_ = 0;
   EngineStats stats_;
