@@ -58,4 +58,38 @@ absl::Status GemmBf16(const BlasHandle& handle, const uint16_t* x, const uint16_
   return absl::OkStatus();
 }
 
+absl::Status GemmBf16StridedBatched(const BlasHandle& handle, const uint16_t* x, int64_t ldx,
+                                    int64_t stride_x, const uint16_t* w, int64_t ldw,
+                                    int64_t stride_w, bool transpose_w, int m, int n, int k,
+                                    int batch, uint16_t* y, int64_t ldy, int64_t stride_y,
+                                    cudaStream_t stream) {
+  JANUS_KERNEL_CHECK_ARG(m >= 0 && n > 0 && k > 0 && batch >= 0, "batched gemm: bad sizes (m ", m,
+                         ", n ", n, ", k ", k, ", batch ", batch, ")");
+  const int64_t min_ldw = transpose_w ? k : n;
+  constexpr int64_t kMaxLd = (int64_t{1} << 31) - 1;
+  JANUS_KERNEL_CHECK_ARG(ldx >= k && ldx <= kMaxLd && ldw >= min_ldw && ldw <= kMaxLd &&
+                             ldy >= n && ldy <= kMaxLd,
+                         "batched gemm: leading dimensions (ldx ", ldx, ", ldw ", ldw, ", ldy ",
+                         ldy, ") must be >= (", k, ", ", min_ldw, ", ", n, ") and < 2^31");
+  JANUS_KERNEL_CHECK_ARG(stride_x >= 0 && stride_w >= 0 && stride_y >= 0,
+                         "batched gemm: negative batch stride (x ", stride_x, ", w ", stride_w,
+                         ", y ", stride_y, ")");
+  JANUS_KERNEL_CHECK_ARG(handle.raw() != nullptr, "batched gemm: no cuBLAS handle");
+  if (m == 0 || batch == 0) return absl::OkStatus();
+  JANUS_KERNEL_CHECK_ARG(x && w && y, "batched gemm: a required pointer is null");
+  auto h = static_cast<cublasHandle_t>(handle.raw());
+  JANUS_CUBLAS_RETURN_IF_ERROR(cublasSetStream(h, stream));
+  const float alpha = 1.0f, beta = 0.0f;
+  // Column-major view: Y_bᵀ[n, m] = op(W_b)ᵀ[n, k] · X_bᵀ[k, m]. A row-major [r, c] buffer with row
+  // stride ld is a column-major [c, r] one with the same ld, so X_bᵀ is B as stored (op N). W_b
+  // stored [n, k] is column-major [k, n] and needs op T; stored [k, n] it is column-major [n, k]
+  // = op(W_b)ᵀ already (op N).
+  JANUS_CUBLAS_RETURN_IF_ERROR(cublasGemmStridedBatchedEx(
+      h, transpose_w ? CUBLAS_OP_T : CUBLAS_OP_N, CUBLAS_OP_N, n, m, k, &alpha, w, CUDA_R_16BF,
+      static_cast<int>(ldw), stride_w, x, CUDA_R_16BF, static_cast<int>(ldx), stride_x, &beta, y,
+      CUDA_R_16BF, static_cast<int>(ldy), stride_y, batch, CUBLAS_COMPUTE_32F,
+      CUBLAS_GEMM_DEFAULT));
+  return absl::OkStatus();
+}
+
 }  // namespace janus::kernels

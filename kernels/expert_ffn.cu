@@ -26,6 +26,7 @@
 
 #include "kernels/common.cuh"
 #include "kernels/expert_ffn.h"
+#include "kernels/expert_ffn_generic.h"
 #include "kernels/moe_permute.h"
 
 namespace janus::kernels {
@@ -598,17 +599,19 @@ absl::Status LaunchStreaming(const FusedParams& p, bool fused, int max_items_gat
 }  // namespace
 
 size_t GroupedFfnWorkspaceBytes(const GroupedFfnShape& shape) {
+  if (UsesGenericExpertFfn(shape)) return GenericGroupedFfnWorkspaceBytes(shape);
   return CarveWorkspace(nullptr, shape).bytes;
 }
 
 absl::Status LaunchGroupedExpertFfn(const GroupedFfnShape& s, const GroupedFfnArgs& a,
                                     cudaStream_t stream) {
+  if (UsesGenericExpertFfn(s)) return LaunchGenericGroupedExpertFfn(s, a, stream);
   JANUS_KERNEL_CHECK_ARG(s.rows >= 0 && s.top_k > 0 && s.num_slots > 0,
                          "expert ffn: bad sizes (rows ", s.rows, ", top_k ", s.top_k, ", slots ",
                          s.num_slots, ")");
   JANUS_KERNEL_CHECK_ARG(s.hidden > 0 && s.hidden % 64 == 0 && s.inter > 0 && s.inter % 64 == 0,
                          "expert ffn: hidden (", s.hidden, ") and inter (", s.inter,
-                         ") must be positive multiples of 64");
+                         ") must be positive");
   JANUS_KERNEL_CHECK_ARG(static_cast<int64_t>(s.rows) * s.top_k < (int64_t{1} << 31),
                          "expert ffn: rows * top_k overflows int32");
   if (s.rows == 0) return absl::OkStatus();

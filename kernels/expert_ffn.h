@@ -3,10 +3,16 @@
 // s = the pair's local slot. Same function as runtime/cpu Experts() (bf16 weights and activations,
 // fp32 accumulation; the SiLU·mul intermediate is rounded to bf16 like a bf16 model's).
 //
-// Built for decode batch sizes, where it is memory-bound: only activated slots are visited, each
-// activated expert's gate/up/down bytes are streamed once per 64 of its tokens, so the time follows
-// the number of activated experts. Larger batches are correct but re-stream the weights once per 64
-// tokens of an expert; prefill should chunk rows (the workspace grows with rows * top_k * hidden).
+// hidden and inter that are multiples of 64 take the fast paths described here; other shapes (small
+// test models: hidden 96, inter 48, ...) take a simple generic path with the same contract and
+// arithmetic (kernels/expert_ffn_generic.h: two launches, warp dot products, no alignment
+// requirement beyond the element size), correct but not tuned.
+//
+// The fast paths are built for decode batch sizes, where the FFN is memory-bound: only activated
+// slots are visited, each activated expert's gate/up/down bytes are streamed once per 64 of its
+// tokens, so the time follows the number of activated experts. Larger batches are correct but
+// re-stream the weights once per 64 tokens of an expert; prefill should chunk rows (the workspace
+// grows with rows * top_k * hidden).
 #ifndef JANUS_KERNELS_EXPERT_FFN_H_
 #define JANUS_KERNELS_EXPERT_FFN_H_
 
@@ -22,12 +28,13 @@ namespace janus::kernels {
 struct GroupedFfnShape {
   int rows = 0;       // tokens this rank received
   int top_k = 0;
-  int hidden = 0;     // multiple of 64
-  int inter = 0;      // moe_intermediate_size, multiple of 64
+  int hidden = 0;     // > 0; fast path when hidden and inter are multiples of 64
+  int inter = 0;      // moe_intermediate_size, > 0
   int num_slots = 0;  // expert slots resident on this rank
 };
 
-// Device pointers. bf16 tensors are raw uint16_t bits.
+// Device pointers. bf16 tensors are raw uint16_t bits. The fast path needs x, gate, up, down and
+// out 16-byte aligned; the generic path only element alignment.
 struct GroupedFfnArgs {
   const uint16_t* x = nullptr;      // [rows, hidden]
   const float* weights = nullptr;   // [rows, top_k] router weights
@@ -44,6 +51,7 @@ struct GroupedFfnArgs {
   int32_t* num_invalid_slots = nullptr;
 };
 
+// Depends on the path the shape takes (generic: rows * top_k * inter bf16).
 size_t GroupedFfnWorkspaceBytes(const GroupedFfnShape& shape);
 
 // Enqueues the work on `stream`, no host synchronisation. Up to 64 pairs (rows * top_k) and 64

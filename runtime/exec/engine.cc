@@ -197,6 +197,31 @@ absl::StatusOr<std::vector<GenerationResult>> Engine::Generate(
   return results;
 }
 
+// The MoE layers' ids cover every instance's rows, instance after instance (the dispatch order).
+absl::Status Engine::RecordRouting(const std::vector<std::vector<Sequence*>>& row_sequence,
+                                   const StepOutput& out) {
+  std::vector<Sequence*> rows;
+  for (const auto& instance : row_sequence) rows.insert(rows.end(), instance.begin(), instance.end());
+  std::vector<const std::pair<int, Tensor>*> layers;
+  for (const auto& entry : out.ids_by_layer) layers.push_back(&entry);
+  std::stable_sort(layers.begin(), layers.end(),
+                   [](const auto* a, const auto* b) { return a->first < b->first; });
+  for (size_t r = 0; r < rows.size(); ++r) {
+    if (!rows[r]->spec->return_routing) continue;
+    std::vector<int32_t> ids;
+    for (const auto* layer : layers) {
+      const Tensor& t = layer->second;
+      if (t.rows() != static_cast<int64_t>(rows.size()) || t.dtype() != DType::kI32) {
+        return absl::InternalError(absl::StrCat("the expert ids of layer ", layer->first, " are ",
+                                                t.ShapeString(), " for ", rows.size(), " rows"));
+      }
+      ids.insert(ids.end(), t.i32_row(r), t.i32_row(r) + t.cols());
+    }
+    rows[r]->result->routing.push_back(std::move(ids));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Engine::RunStep(std::vector<Sequence*>& running) {
   const int A = backend_->num_instances();
   // Per attention instance: the rows, and for each logits row the sequence and
@@ -208,6 +233,7 @@ absl::Status Engine::RunStep(std::vector<Sequence*>& running) {
     bool prefill;
   };
   std::vector<std::vector<LogitRow>> logit_rows(A);
+  std::vector<std::vector<Sequence*>> row_sequence(A);  // each row's sequence
   int64_t total_rows = 0;
   for (Sequence* s : running) {
     const auto& prompt = s->spec->prompt;
@@ -220,6 +246,7 @@ absl::Status Engine::RunStep(std::vector<Sequence*>& running) {
                        {static_cast<int32_t>(s->id),
                         static_cast<int32_t>(position), want ? 1 : 0});
       if (want) logit_rows[s->rank].push_back({s, position, prefill});
+      row_sequence[s->rank].push_back(s);
       ++total_rows;
     };
     if (s->fed < prompt_len) {
@@ -243,16 +270,31 @@ absl::Status Engine::RunStep(std::vector<Sequence*>& running) {
     release_[a].clear();
   }
 
+  bool decode_only = true;
+  for (Sequence* s : running)
+    decode_only = decode_only && s->fed > static_cast<int64_t>(s->spec->prompt.size());
   StepOutput out;
+  const absl::Time start = absl::Now();
   JANUS_RETURN_IF_ERROR(backend_->Step(steps, &out));
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   stats_.steps += 1;
   stats_.rows += total_rows;
+  if (decode_only) {
+    stats_.decode_steps += 1;
+    stats_.decode_rows += total_rows;
+    stats_.decode_seconds += seconds;
+  } else {
+    stats_.prefill_steps += 1;
+    stats_.prefill_rows += total_rows;
+    stats_.prefill_seconds += seconds;
+  }
   for (const auto& s : out.stats) stats_.Add(s);
   for (const auto& [layer, layer_ids] : out.ids_by_layer) {
     JANUS_RETURN_IF_ERROR(activations_->Record(
         layer, layer_ids.i32(), static_cast<int>(layer_ids.rows()),
         static_cast<int>(layer_ids.cols())));
   }
+  JANUS_RETURN_IF_ERROR(RecordRouting(row_sequence, out));
   if (out.logits.size() != static_cast<size_t>(A)) {
     return absl::InternalError(absl::StrCat("the backend returned logits for ",
                                             out.logits.size(), " of ", A,

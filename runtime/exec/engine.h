@@ -33,6 +33,8 @@ struct GenerationRequest {
   bool return_prefill_logits = false;  // logits at every prompt position
   bool return_decode_logits =
       false;  // the logits each generated token was chosen from
+  // The expert ids each fed row was routed to (needs EngineOptions.record_activations).
+  bool return_routing = false;
 };
 
 struct GenerationResult {
@@ -40,6 +42,9 @@ struct GenerationResult {
   std::vector<std::vector<float>> prefill_logits;
   std::vector<std::vector<float>> decode_logits;
   bool stopped_at_eos = false;
+  // Per fed row (the prompt's positions, then each generated token fed back): the top_k expert
+  // ids of every MoE layer, layer after layer.
+  std::vector<std::vector<int32_t>> routing;
 };
 
 class Engine {
@@ -83,6 +88,8 @@ class Engine {
   absl::Status ValidateRequest(size_t i,
                                const GenerationRequest& request) const;
   absl::Status RunStep(std::vector<Sequence*>& running);
+  absl::Status RecordRouting(const std::vector<std::vector<Sequence*>>& row_sequence,
+                             const StepOutput& out);
 
   std::unique_ptr<LoadedPlan> plan_;
   EngineOptions options_;

@@ -158,4 +158,17 @@ absl::Status ActivationRecorder::WriteJson(const std::string& path) const {
   return absl::OkStatus();
 }
 
+std::string EngineStats::TimingText() const {
+  std::string out;
+  auto line = [&](const char* what, int64_t n, int64_t r, double seconds) {
+    if (n == 0) return;
+    absl::StrAppendFormat(&out,
+                          "%s: %d steps, %d rows, %.3f ms per step, %.1f rows/s\n", what, n,
+                          r, 1e3 * seconds / n, seconds > 0 ? r / seconds : 0.0);
+  };
+  line("decode steps", decode_steps, decode_rows, decode_seconds);
+  line("prefill steps", prefill_steps, prefill_rows, prefill_seconds);
+  return out;
+}
+
 }  // namespace janus::exec

@@ -56,11 +56,19 @@ struct EngineStats {
   int64_t steps = 0;
   int64_t rows = 0;  // token rows over all steps
   std::map<int, MoeLayerStats> layers;
+  // Wall time inside the backend's Step, for steps of decode rows only (one new token per
+  // running sequence) and for the others (prefill chunks, mixed steps).
+  int64_t decode_steps = 0, decode_rows = 0;
+  double decode_seconds = 0;
+  int64_t prefill_steps = 0, prefill_rows = 0;
+  double prefill_seconds = 0;
 
   void Add(const MoeLayerStepStats& step);
   // A table, one line per MoE layer: a_max mean/max, tokens per MoE rank (mean
   // per step), and the largest per-step token count on one rank.
   std::string ToText() const;
+  // Steps, rows, time per step and rows per second, for decode and prefill steps.
+  std::string TimingText() const;
 };
 
 // Per MoE layer: tokens routed to each expert, and for each unordered pair i <

@@ -216,4 +216,25 @@ absl::StatusOr<std::vector<cpu::KvLayerSpec>> KvLayerSpecs(
   return specs;
 }
 
+std::vector<std::vector<int>> LastReads(const plan::Program& program) {
+  const uint32_t n = program.instrs()->size();
+  std::vector<int> last(program.num_registers(), -1);
+  for (uint32_t pc = 0; pc < n; ++pc) {
+    const plan::Instr& instr = *program.instrs()->Get(pc);
+    if (instr.inputs() == nullptr) continue;
+    for (uint16_t reg : *instr.inputs()) last[reg] = static_cast<int>(pc);
+  }
+  std::vector<std::vector<int>> release(n);
+  for (size_t reg = 0; reg < last.size(); ++reg) {
+    if (last[reg] < 0 || static_cast<int>(reg) == program.output()) continue;
+    // An instruction that also writes the register it last reads keeps what it wrote.
+    const plan::Instr& instr = *program.instrs()->Get(last[reg]);
+    if (instr.outputs() != nullptr &&
+        std::find(instr.outputs()->begin(), instr.outputs()->end(), reg) != instr.outputs()->end())
+      continue;
+    release[last[reg]].push_back(static_cast<int>(reg));
+  }
+  return release;
+}
+
 }  // namespace janus::exec

@@ -34,6 +34,10 @@ const char* RoleName(plan::Role role);
 std::string InstrName(const plan::Instr& instr);
 const plan::Program* ProgramOf(const plan::Plan& plan, plan::Role role);
 cpu::RopeConfig ToRopeConfig(const plan::Rope& rope);
+// For each instruction of `program`, the registers it reads for the last time
+// (freed after it runs by both backends). The program's output register is never
+// listed, nor a register the instruction also writes.
+std::vector<std::vector<int>> LastReads(const plan::Program& program);
 
 }  // namespace janus::exec
 

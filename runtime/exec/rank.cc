@@ -22,29 +22,6 @@ bool SameRope(const cpu::RopeConfig& a, const cpu::RopeConfig& b) {
          a.truncate == b.truncate;
 }
 
-// For each instruction, the registers it reads for the last time. The attention program's output
-// register is never released: the step reads the logits from it after the last instruction.
-std::vector<std::vector<int>> LastReads(const plan::Program& program) {
-  const uint32_t n = program.instrs()->size();
-  std::vector<int> last(program.num_registers(), -1);
-  for (uint32_t pc = 0; pc < n; ++pc) {
-    const plan::Instr& instr = *program.instrs()->Get(pc);
-    if (instr.inputs() == nullptr) continue;
-    for (uint16_t reg : *instr.inputs()) last[reg] = static_cast<int>(pc);
-  }
-  std::vector<std::vector<int>> release(n);
-  for (size_t reg = 0; reg < last.size(); ++reg) {
-    if (last[reg] < 0 || static_cast<int>(reg) == program.output()) continue;
-    // An instruction that also writes the register it last reads keeps what it wrote.
-    const plan::Instr& instr = *program.instrs()->Get(last[reg]);
-    if (instr.outputs() != nullptr &&
-        std::find(instr.outputs()->begin(), instr.outputs()->end(), reg) != instr.outputs()->end())
-      continue;
-    release[last[reg]].push_back(static_cast<int>(reg));
-  }
-  return release;
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Rank>> Rank::Create(const plan::Plan& plan,

@@ -1,7 +1,9 @@
 #include "runtime/exec/reference_run.h"
 
 #include <algorithm>
+#include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
@@ -24,7 +26,7 @@ double RelativeRowError(const std::vector<float>& got,
 }
 
 absl::StatusOr<ReferenceFile> RunReferenceCases(
-    Engine& engine, const ReferenceFile& reference) {
+    Engine& engine, const ReferenceFile& reference, bool routing) {
   JANUS_RETURN_IF_ERROR(ValidateReferenceFile(reference));
   const int vocab = engine.vocab_size();
   std::vector<GenerationRequest> requests;
@@ -44,6 +46,7 @@ absl::StatusOr<ReferenceFile> RunReferenceCases(
     r.max_new_tokens = static_cast<int>(c.greedy.size());
     r.return_prefill_logits = true;
     r.return_decode_logits = true;
+    r.return_routing = routing;
     requests.push_back(std::move(r));
   }
   absl::StatusOr<std::vector<GenerationResult>> results =
@@ -55,6 +58,13 @@ absl::StatusOr<ReferenceFile> RunReferenceCases(
         absl::StrCat("running the reference cases (request i is case i): ",
                      results.status().message()));
   }
+  int max_swap = 1;
+  for (const plan::Program* program : *engine.plan().programs()) {
+    for (const plan::Instr* instr : *program->instrs()) {
+      if (const auto* p = instr->params_as_RouterParams(); p != nullptr && p->n_group() > 1)
+        max_swap = std::max(max_swap, p->top_k());
+    }
+  }
   ReferenceFile ours;
   ours.model = reference.model;
   for (size_t i = 0; i < reference.cases.size(); ++i) {
@@ -63,6 +73,9 @@ absl::StatusOr<ReferenceFile> RunReferenceCases(
     c.prefill_logits = std::move((*results)[i].prefill_logits);
     c.greedy = std::move((*results)[i].tokens);
     c.decode_logits = std::move((*results)[i].decode_logits);
+    c.routing = std::move((*results)[i].routing);
+    c.routing_top_k = engine.plan().model()->top_k();
+    c.routing_max_swap = max_swap;
     ours.cases.push_back(std::move(c));
   }
   return ours;
@@ -91,7 +104,8 @@ double RelativeTopTwoMargin(const std::vector<float>& row) {
 
 ReferenceComparison CompareWithReference(const ReferenceFile& ours,
                                          const ReferenceFile& reference,
-                                         double near_tie) {
+                                         double near_tie,
+                                         const ReferenceFile* routing_reference) {
   ReferenceComparison out;
   for (size_t i = 0; i < reference.cases.size(); ++i) {
     const ReferenceCase& want = reference.cases[i];
@@ -105,14 +119,54 @@ ReferenceComparison CompareWithReference(const ReferenceFile& ours,
       continue;
     }
     const ReferenceCase& got = ours.cases[i];
-    for (size_t r = 0; r < want.prefill_logits.size(); ++r) {
+    // Fed rows: prompt position p produces prefill row p; generated token s
+    // (fed back as row P + s) produces decode row s + 1, and decode row 0 is
+    // prefill row P - 1.
+    size_t compared_rows = std::numeric_limits<size_t>::max();
+    if (routing_reference != nullptr && i < routing_reference->cases.size()) {
+      const auto& theirs = routing_reference->cases[i].routing;
+      const int k = std::max(1, got.routing_top_k);
+      for (size_t r = 0; r < got.routing.size() && r < theirs.size(); ++r) {
+        // Per MoE layer, the experts chosen (a set: the order of equal-weight picks is free).
+        int differences = 0;
+        if (got.routing[r].size() != theirs[r].size() || got.routing[r].size() % k != 0) {
+          differences = 1 << 20;
+        } else {
+          for (size_t begin = 0; begin < got.routing[r].size(); begin += k) {
+            std::vector<int32_t> a(got.routing[r].begin() + begin,
+                                   got.routing[r].begin() + begin + k);
+            std::vector<int32_t> b(theirs[r].begin() + begin, theirs[r].begin() + begin + k);
+            std::sort(a.begin(), a.end());
+            std::sort(b.begin(), b.end());
+            std::vector<int32_t> only;
+            std::set_difference(a.begin(), a.end(), b.begin(), b.end(),
+                                std::back_inserter(only));
+            // The first layer that differs decides: the row's later layers see its changed
+            // output and may differ for that reason alone.
+            differences = static_cast<int>(only.size());
+            if (differences != 0) break;
+          }
+        }
+        if (differences == 0) continue;
+        cmp.routing_tie_row = static_cast<int>(r);
+        cmp.routing_differences = differences;
+        cmp.routing_mismatch = differences > got.routing_max_swap;
+        compared_rows = r;
+        break;
+      }
+      if (got.routing.empty() || theirs.empty()) cmp.routing_mismatch = true;
+    }
+    const size_t P = want.prompt.size();
+    const size_t fed = P + std::max<size_t>(want.greedy.size(), 1) - 1;
+    cmp.compared_rows = static_cast<int>(std::min(fed, compared_rows));
+    for (size_t r = 0; r < want.prefill_logits.size() && r < compared_rows; ++r) {
       const double e =
           r < got.prefill_logits.size()
               ? RelativeRowError(got.prefill_logits[r], want.prefill_logits[r])
               : std::numeric_limits<double>::infinity();
       cmp.prefill_max_error = std::max(cmp.prefill_max_error, e);
     }
-    for (size_t s = 0; s < want.greedy.size(); ++s) {
+    for (size_t s = 0; s < want.greedy.size() && P - 1 + s < compared_rows; ++s) {
       // Step s's logits were computed from the same tokens as long as steps < s
       // agreed.
       if (s < want.decode_logits.size()) {
@@ -138,6 +192,7 @@ ReferenceComparison CompareWithReference(const ReferenceFile& ours,
     out.max_error =
         std::max({out.max_error, cmp.prefill_max_error, cmp.decode_max_error});
     out.ids_match = out.ids_match && cmp.ids_match;
+    out.routing_ok = out.routing_ok && !cmp.routing_mismatch;
     out.cases.push_back(cmp);
   }
   return out;
@@ -152,6 +207,14 @@ std::string ReferenceComparison::ToText(double tolerance) const {
                           "relative error prefill %.3g, decode %.3g; ",
                           i, c.prompt_tokens, c.steps, c.prefill_max_error,
                           c.decode_max_error);
+    if (c.routing_tie_row >= 0) {
+      absl::StrAppendFormat(
+          &out, "routing differs from the fp32 reference at fed row %d (%d expert(s) swapped in the first differing layer%s); ",
+          c.routing_tie_row, c.routing_differences,
+          c.routing_mismatch ? ": not a near tie, FAIL" : ", a near tie: later rows not compared");
+    } else if (c.routing_mismatch) {
+      absl::StrAppend(&out, "no routing recorded; ");
+    }
     if (c.near_tie) {
       absl::StrAppendFormat(
           &out,
@@ -170,7 +233,8 @@ std::string ReferenceComparison::ToText(double tolerance) const {
                         "reference: %d cases, max relative row error %.3g "
                         "(tolerance %.3g), greedy ids %s: %s\n",
                         cases.size(), max_error, tolerance,
-                        ids_match ? "identical" : "differ",
+                        ids_match ? (routing_ok ? "identical" : "identical, routing differs")
+                                  : "differ",
                         Passes(tolerance) ? "PASS" : "FAIL");
   return out;
 }

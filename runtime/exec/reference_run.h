@@ -25,8 +25,11 @@ double RelativeRowError(const std::vector<float>& got,
 // `greedy` holds our ids). InvalidArgument naming the case when the reference
 // does not fit the model (logits width != vocab, ids outside the vocabulary,
 // too long for the context or the KV cache).
+// With `routing`, each case's `routing` holds the expert ids of every fed row
+// (the engine must record activations).
 absl::StatusOr<ReferenceFile> RunReferenceCases(Engine& engine,
-                                                const ReferenceFile& reference);
+                                                const ReferenceFile& reference,
+                                                bool routing = false);
 
 struct CaseComparison {
   size_t prompt_tokens = 0;
@@ -39,14 +42,25 @@ struct CaseComparison {
   // The first difference was a near tie in the reference (see CompareWithReference): accepted.
   bool near_tie = false;
   double tie_margin = 0;  // the reference's (top1 - top2) / max |logit| there
+  // With a routing reference: the first fed row (prompt positions, then generated
+  // tokens fed back) routed differently from it (another set of experts in some
+  // MoE layer), -1 if none. One swapped expert in the first layer that differs
+  // (up to top_k with group-limited routing: a near tie between two groups) is a
+  // routing near tie (the row's later layers see its changed output): logits
+  // rows from there on are not compared. More is a failure (routing_mismatch).
+  int routing_tie_row = -1;
+  bool routing_mismatch = false;
+  int routing_differences = 0;  // experts swapped in that row's first differing layer
+  int compared_rows = 0;  // fed rows whose logits were compared
 };
 
 struct ReferenceComparison {
   std::vector<CaseComparison> cases;
   double max_error = 0;
   bool ids_match = true;
+  bool routing_ok = true;
   bool Passes(double tolerance) const {
-    return ids_match && max_error <= tolerance;
+    return ids_match && routing_ok && max_error <= tolerance;
   }
   // One line per case and a verdict line.
   std::string ToText(double tolerance) const;
@@ -59,9 +73,16 @@ struct ReferenceComparison {
 // tie: its top-2 logit margin is at most near_tie times the row's largest
 // |logit|. A bf16 backend passes its tolerance here: where the reference's
 // margin exceeds it, the greedy ids must agree.
-ReferenceComparison CompareWithReference(const ReferenceFile& ours,
-                                         const ReferenceFile& reference,
-                                         double near_tie = 0);
+//
+// With `routing_reference` (the same cases run with routing on a backend that
+// reproduces the reference's arithmetic: the fp32 cpu backend), a case is
+// compared only up to the first fed row where `ours` routed a token differently
+// (see CaseComparison::routing_tie_row): a bf16 backend cannot reproduce an
+// fp32 router's choice between two experts whose scores differ by less than
+// its own rounding.
+ReferenceComparison CompareWithReference(
+    const ReferenceFile& ours, const ReferenceFile& reference,
+    double near_tie = 0, const ReferenceFile* routing_reference = nullptr);
 
 }  // namespace janus::exec
 

@@ -27,6 +27,13 @@ struct ReferenceCase {
   // from (argmax), so row 0 repeats the last prefill row and the logits after
   // the last greedy token are not stored.
   std::vector<std::vector<float>> decode_logits;
+  // Not part of the file: the expert ids of each fed row when a run recorded them
+  // (exec::RunReferenceCases with routing).
+  std::vector<std::vector<int32_t>> routing;
+  int routing_top_k = 0;  // ids per MoE layer in each routing row
+  // Experts one router near tie can swap: 1, or top_k with group-limited routing (a near tie
+  // between two groups exchanges their experts).
+  int routing_max_swap = 1;
 };
 
 struct ReferenceFile {

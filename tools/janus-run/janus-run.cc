@@ -7,6 +7,7 @@
 //
 // Errors print "janus-run: error: ..." on stderr and exit 1.
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -57,6 +58,9 @@ Reference check:
   --allow-near-ties        accept a differing greedy id where the reference's own top-2 margin
                            is within the tolerance (relative to the row's largest logit): the
                            bf16 cuda backend's check (docs/cuda-backend.md)
+  --routing-ties           also run the cases on the fp32 cpu backend and compare each case only
+                           up to the first row this backend routes to a different expert (one
+                           swapped expert: a router near tie; more is an error)
   --dump-logits FILE       write the logits in the reference.json schema
 Engine:
   --backend cpu|cuda       default cpu; cuda runs the whole plan on one GPU (builds with CUDA)
@@ -76,6 +80,11 @@ Reports:
   --stats                  per MoE layer: a_max (most distinct experts on one MoE rank) and
                            tokens per MoE rank
   --record-activations F   write the activation profile (janus-compile --activation-profile)
+  --timing                 wall time of decode steps and prefill steps (ms per step, rows/s)
+  --repeat N               run the prompts N times (default 1) and time only the last run
+                           (warm: CUDA graphs captured, activation buffers allocated)
+  --benchmark-batches B,.. for each batch size B: B copies of the first prompt, generated twice,
+                           the second run timed; one line per B (decode ms per step, tokens/s)
 )";
 
 struct Flags {
@@ -90,6 +99,10 @@ struct Flags {
   bool summary = false;
   bool stats = false;
   bool allow_near_ties = false;
+  bool timing = false;
+  bool routing_ties = false;
+  int repeat = 1;
+  std::vector<int> benchmark_batches;
   bool no_cuda_graphs = false;
   std::string record_activations;
   exec::EngineOptions engine;
@@ -197,6 +210,19 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
          f.engine.checkpoint_dir = std::string(v);
          return absl::OkStatus();
        }},
+      {"--benchmark-batches",
+       [&](absl::string_view v) -> absl::Status {
+         for (absl::string_view item : absl::StrSplit(v, ',')) {
+           int b = 0;
+           if (!absl::SimpleAtoi(item, &b) || b <= 0)
+             return absl::InvalidArgumentError(absl::StrCat(
+                 "--benchmark-batches: '", item, "' is not a positive batch size"));
+           f.benchmark_batches.push_back(b);
+         }
+         return absl::OkStatus();
+       }},
+      {"--repeat",
+       [&](absl::string_view v) { return ParseNumber("--repeat", v, &f.repeat); }},
       {"--gpu-memory-fraction",
        [&](absl::string_view v) {
          return ParseNumber("--gpu-memory-fraction", v,
@@ -214,6 +240,8 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
   };
   std::map<std::string, bool*> switches = {{"--summary", &f.summary},
                                            {"--allow-near-ties", &f.allow_near_ties},
+                                           {"--timing", &f.timing},
+                                           {"--routing-ties", &f.routing_ties},
                                            {"--no-cuda-graphs", &f.no_cuda_graphs},
                                            {"--stats", &f.stats},
                                            {"--stop-at-eos", &f.stop_at_eos}};
@@ -261,6 +289,7 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
         "--reference runs the reference's prompts; do not combine it with "
         "--prompt-ids");
   }
+  if (f.repeat < 1) return absl::InvalidArgumentError("--repeat must be >= 1");
   if (!(f.tolerance >= 0))
     return absl::InvalidArgumentError("--tolerance must be >= 0");
   if (!f.reference.empty() &&
@@ -269,16 +298,18 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
     return absl::InvalidArgumentError(
         "--reference decodes greedily; sampling options do not apply");
   }
+  if (f.routing_ties && f.reference.empty())
+    return absl::InvalidArgumentError("--routing-ties needs --reference");
   f.engine.collect_stats = f.stats;
   f.engine.cuda_graphs = !f.no_cuda_graphs;
-  f.engine.record_activations = !f.record_activations.empty();
+  f.engine.record_activations = !f.record_activations.empty() || f.routing_ties;
   return f;
 }
 
 absl::Status Run(const Flags& f, bool* passed) {
   JANUS_ASSIGN_OR_RETURN(LoadedPlan plan, LoadedPlan::FromFile(f.plan));
   if (f.summary) std::cout << PlanToText(plan.plan()) << std::flush;
-  if (f.reference.empty() && f.prompts.empty()) {
+  if (f.reference.empty() && f.prompts.empty() && f.benchmark_batches.empty()) {
     if (f.summary) return absl::OkStatus();
     return absl::InvalidArgumentError(
         "nothing to run: give --prompt-ids, --reference or --summary");
@@ -296,13 +327,57 @@ absl::Status Run(const Flags& f, bool* passed) {
                          exec::Engine::Create(plan, f.engine));
 
   ReferenceFile ours;
+  exec::EngineStats warm;  // before the timed run
+  if (!f.benchmark_batches.empty()) {
+    if (f.prompts.empty())
+      return absl::InvalidArgumentError("--benchmark-batches needs --prompt-ids");
+    for (int batch : f.benchmark_batches) {
+      std::vector<exec::GenerationRequest> requests(batch);
+      for (auto& r : requests) {
+        r.prompt = f.prompts[0];
+        r.max_new_tokens = f.max_new_tokens;
+      }
+      JANUS_RETURN_IF_ERROR(Annotate(engine->Generate(requests).status(),
+                                     absl::StrCat("batch ", batch)));
+      const exec::EngineStats before = engine->stats();
+      JANUS_RETURN_IF_ERROR(Annotate(engine->Generate(requests).status(),
+                                     absl::StrCat("batch ", batch)));
+      const exec::EngineStats& after = engine->stats();
+      const int64_t steps = after.decode_steps - before.decode_steps;
+      const int64_t rows = after.decode_rows - before.decode_rows;
+      const double seconds = after.decode_seconds - before.decode_seconds;
+      const double prefill = after.prefill_seconds - before.prefill_seconds;
+      std::printf(
+          "batch %4d: decode %.3f ms per step (%lld steps), %.1f tokens/s; prefill %.3f ms for "
+          "%lld rows\n",
+          batch, steps > 0 ? 1e3 * seconds / steps : 0.0, static_cast<long long>(steps),
+          seconds > 0 ? rows / seconds : 0.0, 1e3 * prefill,
+          static_cast<long long>(after.prefill_rows - before.prefill_rows));
+    }
+    std::fflush(stdout);
+    return absl::OkStatus();
+  }
   if (!f.reference.empty()) {
+    ReferenceFile routing;
+    if (f.routing_ties) {
+      exec::EngineOptions cpu_options;
+      cpu_options.checkpoint_dir = f.engine.checkpoint_dir;
+      cpu_options.record_activations = true;
+      JANUS_ASSIGN_OR_RETURN(std::unique_ptr<exec::Engine> cpu,
+                             exec::Engine::Create(plan, cpu_options));
+      absl::StatusOr<ReferenceFile> run =
+          exec::RunReferenceCases(*cpu, reference, /*routing=*/true);
+      if (!run.ok())
+        return Annotate(run.status(), absl::StrCat(f.reference, " (cpu backend)"));
+      routing = std::move(*run);
+    }
     absl::StatusOr<ReferenceFile> run =
-        exec::RunReferenceCases(*engine, reference);
+        exec::RunReferenceCases(*engine, reference, f.routing_ties);
     if (!run.ok()) return Annotate(run.status(), f.reference);
     ours = std::move(*run);
     exec::ReferenceComparison cmp = exec::CompareWithReference(
-        ours, reference, f.allow_near_ties ? f.tolerance : 0);
+        ours, reference, f.allow_near_ties ? f.tolerance : 0,
+        f.routing_ties ? &routing : nullptr);
     std::cout << cmp.ToText(f.tolerance);
     *passed = cmp.Passes(f.tolerance);
   } else {
@@ -318,6 +393,9 @@ absl::Status Run(const Flags& f, bool* passed) {
       r.return_decode_logits = !f.dump_logits.empty();
       requests.push_back(std::move(r));
     }
+    for (int r = 1; r < f.repeat; ++r)
+      JANUS_RETURN_IF_ERROR(engine->Generate(requests).status());
+    warm = engine->stats();
     JANUS_ASSIGN_OR_RETURN(std::vector<exec::GenerationResult> results,
                            engine->Generate(requests));
     for (size_t i = 0; i < results.size(); ++i) {
@@ -335,6 +413,16 @@ absl::Status Run(const Flags& f, bool* passed) {
     JANUS_RETURN_IF_ERROR(WriteReferenceFile(f.dump_logits, ours));
   }
   if (f.stats) std::cout << "MoE statistics\n" << engine->stats().ToText();
+  if (f.timing) {
+    exec::EngineStats last = engine->stats();
+    last.decode_steps -= warm.decode_steps;
+    last.decode_rows -= warm.decode_rows;
+    last.decode_seconds -= warm.decode_seconds;
+    last.prefill_steps -= warm.prefill_steps;
+    last.prefill_rows -= warm.prefill_rows;
+    last.prefill_seconds -= warm.prefill_seconds;
+    std::cout << last.TimingText();
+  }
   if (!f.record_activations.empty()) {
     JANUS_RETURN_IF_ERROR(
         engine->activation_profile().WriteJson(f.record_activations));

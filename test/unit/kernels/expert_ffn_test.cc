@@ -3,8 +3,11 @@
 
 #include <algorithm>
 #include <random>
+#include <tuple>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "kernels/expert_ffn_generic.h"
 #include "runtime/cpu/moe.h"
 #include "test/unit/kernels/gpu_test_util.h"
 
@@ -20,6 +23,8 @@ struct Case {
   int rows, top_k, hidden, inter, slots;
   int ranks;  // > 1: pairs are spread over ranks, this rank is rank 1
   int hot = -1;  // >= 0: every row routes its k = hot % top_k pair to slot 0 (one expert gets all)
+  int invalid = 0;       // pairs given a slot outside [0, slots) (skipped, counted when local)
+  bool generic = false;  // call LaunchGenericGroupedExpertFfn directly, whatever the shape
 };
 
 struct Result {
@@ -56,6 +61,21 @@ absl::StatusOr<Result> RunFfn(const Case& c, uint32_t seed, int launches = 1) {
     }
   }
   const int my_rank = c.ranks > 1 ? 1 : 0;
+  // Invalid slots on distinct pairs, alternately negative and past the table. The CPU reference
+  // (which rejects them) sees those pairs as another rank's: the kernel must skip them alike.
+  std::vector<int32_t> cpu_ranks(P, my_rank);
+  if (c.ranks > 1) cpu_ranks = ranks;
+  std::vector<int> order(P);
+  for (int i = 0; i < P; ++i) order[i] = i;
+  std::shuffle(order.begin(), order.end(), rng);
+  int want_invalid = 0;
+  for (int i = 0; i < std::min(c.invalid, P); ++i) {
+    const int p = order[i];
+    slots[p] = i % 2 ? -1 - i : c.slots + i;
+    if (c.ranks == 1 || ranks[p] == my_rank) ++want_invalid;
+    cpu_ranks[p] = -1;
+  }
+  const bool cpu_filter = c.ranks > 1 || c.invalid > 0;
 
   Result res;
   res.want.resize(size_t{1} * c.rows * c.hidden);
@@ -68,11 +88,11 @@ absl::StatusOr<Result> RunFfn(const Case& c, uint32_t seed, int launches = 1) {
     return w;
   };
   JANUS_RETURN_IF_ERROR(cpu::Experts(xf.data(), c.rows, c.hidden, weights.data(), slots.data(),
-                                     c.top_k, c.ranks > 1 ? ranks.data() : nullptr, my_rank, get,
-                                     res.want.data()));
+                                     c.top_k, cpu_filter ? cpu_ranks.data() : nullptr, my_rank,
+                                     get, res.want.data()));
   res.row_has_local.assign(c.rows, 0);
   for (int i = 0; i < P; ++i) {
-    if (c.ranks == 1 || ranks[i] == my_rank) res.row_has_local[i / c.top_k] = 1;
+    if (cpu_ranks[i] == my_rank) res.row_has_local[i / c.top_k] = 1;
   }
 
   JANUS_ASSIGN_OR_RETURN(DeviceBuffer d_x, DeviceBuffer::FromHost(x));
@@ -85,7 +105,9 @@ absl::StatusOr<Result> RunFfn(const Case& c, uint32_t seed, int launches = 1) {
   JANUS_ASSIGN_OR_RETURN(DeviceBuffer d_out, DeviceBuffer::Create(4 * res.want.size()));
   JANUS_ASSIGN_OR_RETURN(DeviceBuffer d_invalid, DeviceBuffer::FromHost(std::vector<int32_t>{0}));
   GroupedFfnShape shape{c.rows, c.top_k, c.hidden, c.inter, c.slots};
-  JANUS_ASSIGN_OR_RETURN(DeviceBuffer ws, DeviceBuffer::Create(GroupedFfnWorkspaceBytes(shape)));
+  const size_t ws_bytes =
+      c.generic ? GenericGroupedFfnWorkspaceBytes(shape) : GroupedFfnWorkspaceBytes(shape);
+  JANUS_ASSIGN_OR_RETURN(DeviceBuffer ws, DeviceBuffer::Create(ws_bytes));
   JANUS_RETURN_IF_ERROR(ws.Fill(0xff));  // stale workspace must not matter
   JANUS_RETURN_IF_ERROR(d_out.Fill(0xff));
   GroupedFfnArgs a;
@@ -102,19 +124,24 @@ absl::StatusOr<Result> RunFfn(const Case& c, uint32_t seed, int launches = 1) {
   a.workspace_bytes = ws.bytes();
   a.num_invalid_slots = d_invalid.get<int32_t>();
   for (int l = 0; l < launches; ++l) {
-    JANUS_RETURN_IF_ERROR(LaunchGroupedExpertFfn(shape, a, 0));
+    JANUS_RETURN_IF_ERROR(c.generic ? LaunchGenericGroupedExpertFfn(shape, a, 0)
+                                    : LaunchGroupedExpertFfn(shape, a, 0));
   }
   JANUS_CUDA_RETURN_IF_ERROR(cudaDeviceSynchronize());
   JANUS_ASSIGN_OR_RETURN(res.got, d_out.ToHost<float>());
   JANUS_ASSIGN_OR_RETURN(std::vector<int32_t> invalid, d_invalid.ToHost<int32_t>());
-  if (invalid[0] != 0) return absl::InternalError("kernel counted invalid slots");
+  if (invalid[0] != want_invalid * launches) {
+    return absl::InternalError(absl::StrCat("kernel counted ", invalid[0], " invalid slots, want ",
+                                            want_invalid * launches));
+  }
   return res;
 }
 
 void Check(const Case& c, uint32_t seed, int launches = 1) {
   SCOPED_TRACE(::testing::Message() << "rows " << c.rows << " top_k " << c.top_k << " hidden "
                                     << c.hidden << " inter " << c.inter << " slots " << c.slots
-                                    << " ranks " << c.ranks << " hot " << c.hot << " seed " << seed);
+                                    << " ranks " << c.ranks << " hot " << c.hot << " invalid "
+                                    << c.invalid << " generic " << c.generic << " seed " << seed);
   JANUS_ASSERT_OK_AND_ASSIGN(Result r, RunFfn(c, seed, launches));
   ASSERT_EQ(testing::CountNonFinite(r.got), 0u) << "unwritten (poisoned) outputs";
   // bf16 weights and inputs on both sides; the GPU rounds silu(g)*u to bf16 (as a bf16 model does).
@@ -241,12 +268,15 @@ TEST(GroupedExpertFfn, RepeatedLaunchesOnOneWorkspaceAreBitIdentical) {
 }
 
 // No local pair at all (every slot invalid): no expert work, and `out` (poisoned) must still be 0
-// everywhere, on the fused (32 pairs) and the four-launch (80 pairs) path.
+// everywhere, on the fused (32 pairs), the four-launch (80 pairs) and the generic path.
 TEST(GroupedExpertFfn, NothingLocalWritesZeros) {
   JANUS_SKIP_WITHOUT_GPU();
-  for (int rows : {4, 10}) {
-    SCOPED_TRACE(::testing::Message() << "rows " << rows);
-    const int top_k = 8, hidden = 128, inter = 64, slots_n = 2;
+  // (hidden, inter): the fast paths, then the generic one.
+  for (const auto& [rows, hidden, inter] : {std::tuple{4, 128, 64}, std::tuple{10, 128, 64},
+                                            std::tuple{4, 96, 48}, std::tuple{10, 72, 40}}) {
+    SCOPED_TRACE(::testing::Message() << "rows " << rows << " hidden " << hidden << " inter "
+                                      << inter);
+    const int top_k = 8, slots_n = 2;
     std::vector<uint16_t> ones(size_t{1} * slots_n * hidden * inter, 0x3f80);
     std::vector<uint16_t> x(size_t{1} * rows * hidden, 0x3f80);
     std::vector<float> w(size_t{1} * rows * top_k, 1.0f);
@@ -314,7 +344,7 @@ TEST(GroupedExpertFfn, InvalidSlotsAreCounted) {
 TEST(GroupedExpertFfn, RejectsBadArguments) {
   GroupedFfnArgs a;
   EXPECT_EQ(LaunchGroupedExpertFfn({4, 2, 100, 64, 2}, a, 0).code(),
-            absl::StatusCode::kInvalidArgument);  // hidden not a multiple of 64
+            absl::StatusCode::kInvalidArgument);  // generic path (100 % 64 != 0), null pointers
   EXPECT_EQ(LaunchGroupedExpertFfn({4, 0, 64, 64, 2}, a, 0).code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(LaunchGroupedExpertFfn({4, 2, 64, 64, 2}, a, 0).code(),
@@ -330,6 +360,104 @@ TEST(GroupedExpertFfn, RejectsBadArguments) {
   a.workspace_bytes = 16;  // too small
   EXPECT_EQ(LaunchGroupedExpertFfn({4, 2, 64, 64, 2}, a, 0).code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// hidden or inter not a multiple of 64: the generic path (kernels/expert_ffn_generic.h), against
+// the same CPU reference. The shapes pick every access width (hidden 96: 16 bytes; 100 / 52: 8;
+// 90: 4; 45, 7, 3: 2).
+TEST(GroupedExpertFfn, GenericPathOddShapesMatchCpu) {
+  JANUS_SKIP_WITHOUT_GPU();
+  uint32_t seed = 201;
+  for (const Case& c : {Case{5, 2, 96, 48, 4, 1}, Case{7, 4, 128, 160, 8, 1},
+                        Case{3, 3, 72, 40, 6, 1}, Case{1, 1, 96, 48, 2, 1},
+                        Case{70, 8, 96, 48, 16, 1}, Case{9, 2, 100, 52, 4, 1},
+                        Case{6, 3, 90, 45, 5, 1}, Case{4, 2, 7, 3, 3, 1},
+                        Case{2, 2, 64, 48, 4, 1}, Case{2, 2, 96, 64, 4, 1}}) {
+    Check(c, seed++);
+  }
+}
+
+TEST(GroupedExpertFfn, GenericPathRanksAndInvalidSlots) {
+  JANUS_SKIP_WITHOUT_GPU();
+  uint32_t seed = 221;
+  for (Case c : {Case{24, 4, 96, 48, 16, 4}, Case{10, 6, 72, 40, 8, 2},
+                 Case{8, 2, 128, 160, 4, 1}, Case{3, 2, 96, 48, 4, 8}}) {
+    Check(c, seed++);  // some rows have no local pair
+    c.invalid = 5;
+    Check(c, seed++);
+  }
+}
+
+// The generic kernels on fast-path shapes (called directly) agree with the CPU too, so the two
+// paths compute the same function; invalid slots are counted the same way on both.
+TEST(GroupedExpertFfn, GenericPathOnFastPathShapes) {
+  JANUS_SKIP_WITHOUT_GPU();
+  uint32_t seed = 241;
+  for (Case c : {Case{16, 8, 256, 128, 16, 1}, Case{64, 4, 2048, 768, 16, 4},
+                 Case{100, 2, 128, 64, 2, 1}}) {
+    for (bool generic : {false, true}) {
+      c.generic = generic;
+      c.invalid = 0;
+      Check(c, seed);
+      c.invalid = 6;
+      Check(c, seed + 1);
+    }
+    seed += 2;
+  }
+}
+
+TEST(GroupedExpertFfn, GenericPathRepeatedLaunchesAreBitIdentical) {
+  JANUS_SKIP_WITHOUT_GPU();
+  Case c{33, 4, 96, 160, 8, 2};
+  c.invalid = 2;
+  JANUS_ASSERT_OK_AND_ASSIGN(Result once, RunFfn(c, 261));
+  JANUS_ASSERT_OK_AND_ASSIGN(Result again, RunFfn(c, 261));
+  JANUS_ASSERT_OK_AND_ASSIGN(Result thrice, RunFfn(c, 261, 3));
+  ASSERT_EQ(once.got, again.got);
+  ASSERT_EQ(once.got, thrice.got);
+}
+
+// The generic path's own checks (no GPU needed): sizes, pointers, workspace, alignment.
+TEST(GroupedExpertFfn, GenericPathRejectsBadArguments) {
+  const auto kInvalid = absl::StatusCode::kInvalidArgument;
+  alignas(256) static uint16_t dummy[4096];
+  alignas(256) static float fdummy[64];
+  alignas(256) static int32_t idummy[64];
+  alignas(256) static unsigned char ws[4096];
+  GroupedFfnArgs a;
+  a.x = a.gate = a.up = a.down = dummy;
+  a.weights = fdummy;
+  a.out = fdummy;
+  a.slots = idummy;
+  a.workspace = ws;
+  a.workspace_bytes = sizeof(ws);
+  EXPECT_EQ(LaunchGroupedExpertFfn({4, 2, -96, 48, 2}, a, 0).code(), kInvalid);
+  EXPECT_EQ(LaunchGroupedExpertFfn({4, 2, 96, -48, 2}, a, 0).code(), kInvalid);
+  EXPECT_EQ(LaunchGroupedExpertFfn({4, 2, 0, 64, 2}, a, 0).code(), kInvalid);   // fast path's check
+  EXPECT_EQ(LaunchGroupedExpertFfn({4, 0, 96, 48, 2}, a, 0).code(), kInvalid);
+  EXPECT_EQ(LaunchGroupedExpertFfn({4, 2, 96, 48, 0}, a, 0).code(), kInvalid);
+  EXPECT_EQ(LaunchGroupedExpertFfn({-1, 2, 96, 48, 2}, a, 0).code(), kInvalid);
+  EXPECT_EQ(LaunchGroupedExpertFfn({4, 2, 2000000, 48, 2}, a, 0).code(), kInvalid);  // > grid.y
+  const GroupedFfnShape ok{4, 2, 96, 48, 2};
+  EXPECT_EQ(GroupedFfnWorkspaceBytes(ok), GenericGroupedFfnWorkspaceBytes(ok));
+  EXPECT_EQ(GenericGroupedFfnWorkspaceBytes(ok), 768u);  // 8 pairs * 48 bf16
+  EXPECT_EQ(GenericGroupedFfnWorkspaceBytes({3, 1, 96, 45, 2}), 512u);  // 270 B, rounded up
+  GroupedFfnArgs b = a;
+  b.workspace_bytes = 512;  // too small
+  EXPECT_EQ(LaunchGroupedExpertFfn(ok, b, 0).code(), kInvalid);
+  b = a;
+  b.workspace = ws + 16;  // not 256-byte aligned
+  EXPECT_EQ(LaunchGroupedExpertFfn(ok, b, 0).code(), kInvalid);
+  b = a;
+  b.x = reinterpret_cast<const uint16_t*>(reinterpret_cast<const char*>(dummy) + 1);
+  EXPECT_EQ(LaunchGroupedExpertFfn(ok, b, 0).code(), kInvalid);  // odd address
+  b = a;
+  b.out = reinterpret_cast<float*>(dummy + 1);  // 2-byte aligned float
+  EXPECT_EQ(LaunchGroupedExpertFfn(ok, b, 0).code(), kInvalid);
+  b = a;
+  b.down = nullptr;
+  EXPECT_EQ(LaunchGroupedExpertFfn(ok, b, 0).code(), kInvalid);
+  EXPECT_TRUE(LaunchGroupedExpertFfn({0, 2, 96, 48, 2}, GroupedFfnArgs{}, 0).ok());  // no rows
 }
 
 }  // namespace

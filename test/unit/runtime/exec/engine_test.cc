@@ -565,6 +565,51 @@ TEST_F(EngineTest, ReferenceRunsCompareAndReportMismatches) {
   EXPECT_FALSE(clear.cases[2].ids_match);
   EXPECT_FALSE(clear.cases[2].near_tie);
 
+  // Routing against a routing reference: one swapped expert in a row stops the comparison of
+  // that case there (the rows after it may differ freely); two swapped experts are an error.
+  auto routed_engine = [&] {
+    EngineOptions o;
+    o.record_activations = true;
+    return Make(MakeShape(1, 2, 8, CommStrategy::Direct, 1), o);
+  }();
+  auto routed = RunReferenceCases(*routed_engine, seed, /*routing=*/true);
+  ASSERT_TRUE(routed.ok()) << routed.status();
+  ASSERT_EQ(routed->cases[2].routing.size(), kPrompts[2].size() + 2);  // prompt + 3 tokens - 1
+  ReferenceComparison same = CompareWithReference(*routed, *routed, 0, &*routed);
+  EXPECT_TRUE(same.Passes(0.0)) << same.ToText(0.0);
+  EXPECT_EQ(same.cases[2].routing_tie_row, -1);
+  ReferenceFile swapped = *routed;
+  // Reordering a layer's experts is no difference; replacing one is.
+  std::swap(swapped.cases[2].routing[1][0], swapped.cases[2].routing[1][1]);
+  const std::vector<int32_t> original = routed->cases[2].routing[3];
+  auto replace = [&](std::vector<int32_t>& ids, int j) {
+    int e = 0;  // an expert neither layer 0 chose originally nor a replacement took
+    while (std::find(original.begin(), original.begin() + 2, e) != original.begin() + 2 ||
+           std::find(ids.begin(), ids.begin() + 2, e) != ids.begin() + 2)
+      ++e;
+    ids[j] = e;
+  };
+  replace(swapped.cases[2].routing[3], 0);
+  for (auto& r : swapped.cases[2].prefill_logits) r[0] += 100.0f;  // rows 0..2 then differ too
+  ReferenceComparison one = CompareWithReference(*routed, *routed, 0, &swapped);
+  EXPECT_TRUE(one.Passes(0.0)) << one.ToText(0.0);  // logits are compared with *routed* itself
+  EXPECT_EQ(one.cases[2].routing_tie_row, 3);
+  EXPECT_FALSE(one.cases[2].routing_mismatch);
+  EXPECT_EQ(one.cases[2].routing_differences, 1);
+  EXPECT_NE(one.ToText(0.0).find("routing differs from the fp32 reference at fed row 3"),
+            std::string::npos);
+  ReferenceFile perturbed_after = *routed;
+  for (size_t r = 3; r < perturbed_after.cases[2].prefill_logits.size(); ++r)
+    perturbed_after.cases[2].prefill_logits[r][0] += 100.0f;
+  ReferenceComparison cut = CompareWithReference(*routed, perturbed_after, 0, &swapped);
+  EXPECT_TRUE(cut.Passes(0.0)) << cut.ToText(0.0);  // rows from 3 on are not compared
+  ReferenceComparison uncut = CompareWithReference(*routed, perturbed_after, 0);
+  EXPECT_FALSE(uncut.Passes(0.0)) << uncut.ToText(0.0);
+  replace(swapped.cases[2].routing[3], 1);
+  ReferenceComparison two = CompareWithReference(*routed, *routed, 0, &swapped);
+  EXPECT_FALSE(two.Passes(0.0));
+  EXPECT_TRUE(two.cases[2].routing_mismatch);
+
   // A reference for another vocabulary is refused, naming the case.
   ReferenceFile wrong = *ours;
   for (auto& row : wrong.cases[0].prefill_logits) row.resize(10);
