@@ -189,22 +189,36 @@ absl::Status RunArgmax(const Options& opt, const Limits&, Table& table, cudaStre
     JANUS_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
     JANUS_ASSIGN_OR_RETURN(double us, TimeGraphUs(fn, sets, opt.quick ? 5 : 20, stream));
     table.Add({"argmax", absl::StrCat(rows, " x ", vocab, " fp32 logits"), us, 4.0 * n, 0, ""});
-    // Temperature / top-k / top-p: 9 passes over the row (argmax + 8 radix-select passes) + gather.
+    // Temperature / top-k / top-p. Small path (top-k 50): argmax + 8 radix-select passes + gather
+    // in one block per row. Large path (top-k 0 or > 1024): argmax (+ top-k select) in one block
+    // per row, the weight histogram over the whole grid, then one gather pass per select.
     std::vector<uint64_t> seeds(rows, 42), steps(rows);
     std::iota(steps.begin(), steps.end(), 0);
     JANUS_ASSIGN_OR_RETURN(DeviceBuffer d_seed, DeviceBuffer::FromHost(seeds));
     JANUS_ASSIGN_OR_RETURN(DeviceBuffer d_step, DeviceBuffer::FromHost(steps));
-    const kernels::SamplingConfig config{0.8f, 50, 0.9f};
-    auto sample = [&](int rep, cudaStream_t s) {
-      return kernels::LaunchSample(d_l.get<float>() + n * (rep % sets), rows, vocab, config,
-                                   d_seed.get<uint64_t>(), d_step.get<uint64_t>(),
-                                   d_t.get<int32_t>(), nullptr, s);
+    struct SampleRow {
+      kernels::SamplingConfig config;
+      const char* what;
+      const char* note;
     };
-    JANUS_RETURN_IF_ERROR(sample(0, stream));
-    JANUS_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
-    JANUS_ASSIGN_OR_RETURN(double sample_us, TimeGraphUs(sample, sets, opt.quick ? 5 : 20, stream));
-    table.Add({"sample", absl::StrCat(rows, " x ", vocab, " T 0.8 top-k 50 top-p 0.9"), sample_us,
-               4.0 * n, 0, "bytes = one pass; reads the row ~10 times (L2)"});
+    for (const SampleRow& sr :
+         {SampleRow{{0.8f, 50, 0.9f}, "T 0.8 top-k 50 top-p 0.9", "small path; reads the row ~10x"},
+          SampleRow{{0.8f, 0, 0.9f}, "T 0.8 top-k 0 top-p 0.9", "large path, all candidates"},
+          SampleRow{{0.8f, 5000, 1.0f}, "T 0.8 top-k 5000", "large path, top-k select"}}) {
+      const size_t ws_bytes = kernels::SampleWorkspaceBytes(rows, vocab, sr.config);
+      JANUS_ASSIGN_OR_RETURN(DeviceBuffer ws, DeviceBuffer::Create(ws_bytes));
+      auto sample = [&](int rep, cudaStream_t s) {
+        return kernels::LaunchSample(d_l.get<float>() + n * (rep % sets), rows, vocab, sr.config,
+                                     d_seed.get<uint64_t>(), d_step.get<uint64_t>(),
+                                     d_t.get<int32_t>(), nullptr, ws.get(), ws_bytes, s);
+      };
+      JANUS_RETURN_IF_ERROR(sample(0, stream));
+      JANUS_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
+      JANUS_ASSIGN_OR_RETURN(double sample_us,
+                             TimeGraphUs(sample, sets, opt.quick ? 5 : 20, stream));
+      table.Add({"sample", absl::StrCat(rows, " x ", vocab, " ", sr.what), sample_us, 4.0 * n, 0,
+                 absl::StrCat("bytes = one pass; ", sr.note)});
+    }
   }
   return absl::OkStatus();
 }
