@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "kernels/cuda_status.h"
 #include "kernels/device_info.h"
+#include "kernels/sampling.h"
 #include "runtime/base/status.h"
 #include "runtime/exec/program_check.h"
 
@@ -371,7 +372,10 @@ absl::Status CudaBackend::Step(std::vector<exec::InstanceStep>& steps, exec::Ste
     status = RunProgram(shape);
     if (status.ok()) logits = registers_[attention_->output()];
   }
-  if (status.ok()) status = CopyLogits(logits, shape.logit_rows, out);
+  if (status.ok()) {
+    status = step.greedy_tokens_only ? CopyArgmax(logits, shape.logit_rows, out)
+                                     : CopyLogits(logits, shape.logit_rows, out);
+  }
   registers_.clear();
   combined_.clear();
   step_out_ = nullptr;
@@ -429,6 +433,32 @@ absl::Status CudaBackend::CopyLogits(const DeviceTensor& logits, int rows,
   exec::Tensor t = exec::Tensor::F32(rows, vocab);
   if (bytes > 0) std::memcpy(t.f32(), host_logits_, bytes);
   out->logits.push_back(std::move(t));
+  return absl::OkStatus();
+}
+
+absl::Status CudaBackend::CopyArgmax(const DeviceTensor& logits, int rows,
+                                     exec::StepOutput* out) {
+  const int vocab = plan_->model()->vocab_size();
+  if (!logits.defined() || logits.dtype != DType::kF32 || logits.rows != rows ||
+      logits.cols != vocab) {
+    return absl::InternalError("the program's output register holds no logits for the step");
+  }
+  JANUS_ASSIGN_OR_RETURN(DeviceTensor ids, New(1, rows + 1, DType::kI32, "argmax"));
+  JANUS_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(ids.i32() + rows, 0, sizeof(int32_t), stream_));
+  JANUS_RETURN_IF_ERROR(
+      kernels::LaunchArgmax(logits.f32(), rows, vocab, ids.i32(), ids.i32() + rows, stream_));
+  std::vector<int32_t> host(rows + 1);
+  JANUS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host.data(), ids.i32(), host.size() * sizeof(int32_t),
+                                             cudaMemcpyDeviceToHost, stream_));
+  JANUS_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+  if (host[rows] != 0) {
+    return absl::InternalError(
+        absl::StrCat(host[rows], " logits rows of the step hold NaN (no greedy token)"));
+  }
+  host.pop_back();
+  out->logits.push_back(exec::Tensor());
+  out->tokens.resize(1);
+  out->tokens[0] = std::move(host);
   return absl::OkStatus();
 }
 

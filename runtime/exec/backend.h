@@ -59,11 +59,17 @@ struct InstanceStep {
   // one sequence are consecutive positions, in order.
   std::vector<int32_t> rows;
   std::vector<int64_t> release;  // sequences whose KV blocks to free before the step
+  // Every row that wants logits is greedy and nobody reads its logits: the backend may return
+  // the argmax ids (StepOutput::tokens) instead of the logits (saving the [rows, vocab] copy).
+  bool greedy_tokens_only = false;
   int64_t num_rows() const { return static_cast<int64_t>(ids.size()); }
 };
 
 struct StepOutput {
   std::vector<Tensor> logits;  // per instance: [rows that want logits, vocab] fp32, row order
+  // Per instance, when it answered greedy_tokens_only with ids: argmax id per logits row (lowest
+  // id on ties, as cpu::Sample); empty when it returned logits instead.
+  std::vector<std::vector<int32_t>> tokens;
   std::vector<MoeLayerStepStats> stats;  // when collecting stats
   std::vector<std::pair<int, Tensor>> ids_by_layer;  // when recording activations
 };

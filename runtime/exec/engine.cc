@@ -268,6 +268,13 @@ absl::Status Engine::RunStep(std::vector<Sequence*>& running) {
   for (int a = 0; a < A; ++a) {
     steps[a].release = std::move(release_[a]);
     release_[a].clear();
+    bool greedy = true;
+    for (const LogitRow& lr : logit_rows[a]) {
+      const GenerationRequest& r = *lr.seq->spec;
+      greedy = greedy && (r.sampling.temperature == 0 || r.sampling.top_k == 1) &&
+               !r.return_prefill_logits && !r.return_decode_logits;
+    }
+    steps[a].greedy_tokens_only = greedy && !logit_rows[a].empty();
   }
 
   bool decode_only = true;
@@ -304,6 +311,35 @@ absl::Status Engine::RunStep(std::vector<Sequence*>& running) {
   const int vocab = vocab_size();
   const auto* eos = plan().model()->eos_token_ids();
   for (int a = 0; a < A; ++a) {
+    const std::vector<int32_t>* tokens =
+        a < static_cast<int>(out.tokens.size()) && !out.tokens[a].empty() ? &out.tokens[a]
+                                                                            : nullptr;
+    if (tokens != nullptr) {
+      if (!steps[a].greedy_tokens_only || tokens->size() != logit_rows[a].size()) {
+        return absl::InternalError(absl::StrCat("attention instance ", a, " returned ",
+                                                tokens->size(), " token ids for ",
+                                                logit_rows[a].size(), " logits rows"));
+      }
+      for (size_t k = 0; k < logit_rows[a].size(); ++k) {
+        const LogitRow& lr = logit_rows[a][k];
+        Sequence* s = lr.seq;
+        const int64_t prompt_len = static_cast<int64_t>(s->spec->prompt.size());
+        const bool samples = !lr.prefill || lr.position == prompt_len - 1;
+        if (!samples || s->spec->max_new_tokens == 0) continue;
+        const int32_t token = (*tokens)[k];
+        if (token < 0 || token >= vocab) {
+          return absl::InternalError(absl::StrCat("sequence ", s->id, ": the device argmax gave ",
+                                                  token, " (a NaN in the logits?)"));
+        }
+        s->result->tokens.push_back(token);
+        if (s->spec->stop_at_eos && eos != nullptr &&
+            std::find(eos->begin(), eos->end(), token) != eos->end()) {
+          s->result->stopped_at_eos = true;
+          s->done = true;
+        }
+      }
+      continue;
+    }
     const Tensor& logits = out.logits[a];
     if (logits.rows() != static_cast<int64_t>(logit_rows[a].size()) ||
         logits.cols() != vocab || logits.dtype() != DType::kF32) {

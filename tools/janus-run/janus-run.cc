@@ -83,8 +83,9 @@ Reports:
   --timing                 wall time of decode steps and prefill steps (ms per step, rows/s)
   --repeat N               run the prompts N times (default 1) and time only the last run
                            (warm: CUDA graphs captured, activation buffers allocated)
-  --benchmark-batches B,.. for each batch size B: B copies of the first prompt, generated twice,
-                           the second run timed; one line per B (decode ms per step, tokens/s)
+  --benchmark-batches B,.. for each batch size B: B prompts (the first one, shifted by 7919*i
+                           mod vocab), generated twice (greedy), the second run timed; one line
+                           per B (decode ms per step, tokens/s)
 )";
 
 struct Flags {
@@ -332,9 +333,14 @@ absl::Status Run(const Flags& f, bool* passed) {
     if (f.prompts.empty())
       return absl::InvalidArgumentError("--benchmark-batches needs --prompt-ids");
     for (int batch : f.benchmark_batches) {
+      // Distinct prompts (the first one shifted per request), so the batch routes like real
+      // traffic instead of repeating one token's experts.
       std::vector<exec::GenerationRequest> requests(batch);
-      for (auto& r : requests) {
-        r.prompt = f.prompts[0];
+      const int vocab = plan.plan().model()->vocab_size();
+      for (int i = 0; i < batch; ++i) {
+        exec::GenerationRequest& r = requests[i];
+        for (int32_t t : f.prompts[0])
+          r.prompt.push_back(static_cast<int32_t>((t + int64_t{7919} * i) % vocab));
         r.max_new_tokens = f.max_new_tokens;
       }
       JANUS_RETURN_IF_ERROR(Annotate(engine->Generate(requests).status(),

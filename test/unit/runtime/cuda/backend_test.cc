@@ -151,6 +151,22 @@ TEST(CudaBackendTest, DecodeGraphsReplayExactlyWhatEagerStepsCompute) {
   EXPECT_EQ(dynamic_cast<const CudaBackend&>(eager->backend()).memory_report().graphs, 0);
 }
 
+TEST(CudaBackendTest, DeviceArgmaxGivesTheTokensHostSamplingGives) {
+  SKIP_WITHOUT_GPU();
+  auto engine = TinyEngine(CudaOptions());
+  ASSERT_TRUE(engine);
+  // With logits returned the engine samples on the host; without, the device's argmax answers.
+  auto with_logits = engine->Generate(GreedyRequests(kPrompts, 8));
+  std::vector<GenerationRequest> bare = GreedyRequests(kPrompts, 8);
+  for (auto& r : bare) r.return_prefill_logits = r.return_decode_logits = false;
+  auto ids_only = engine->Generate(bare);
+  ASSERT_TRUE(with_logits.ok() && ids_only.ok()) << with_logits.status() << ids_only.status();
+  for (size_t i = 0; i < kPrompts.size(); ++i) {
+    EXPECT_EQ((*ids_only)[i].tokens, (*with_logits)[i].tokens) << "prompt " << i;
+    EXPECT_TRUE((*ids_only)[i].decode_logits.empty());
+  }
+}
+
 TEST(CudaBackendTest, BatchingChunkingAndTheCpuBackendAgree) {
   SKIP_WITHOUT_GPU();
   EngineOptions batched_options = CudaOptions();
