@@ -19,6 +19,13 @@ inline absl::Status CudaErrorStatus(cudaError_t error, const char* expr, const c
                                           cudaGetErrorString(error), ")"));
 }
 
+// OK, or an Internal error naming `what` and the CUDA error.
+inline absl::Status CudaStatusOf(cudaError_t error, const char* what) {
+  if (error == cudaSuccess) return absl::OkStatus();
+  return absl::InternalError(
+      absl::StrCat(what, ": ", cudaGetErrorName(error), " (", cudaGetErrorString(error), ")"));
+}
+
 }  // namespace janus::kernels
 
 // Returns an absl::Status naming file, line and the CUDA error when `expr` is not cudaSuccess.

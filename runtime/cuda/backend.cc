@@ -55,6 +55,8 @@ CudaBackend::~CudaBackend() {
   graph_logits_.clear();
   if (host_inputs_ != nullptr) (void)cudaFreeHost(host_inputs_);
   if (host_logits_ != nullptr) (void)cudaFreeHost(host_logits_);
+  if (start_ != nullptr) (void)cudaEventDestroy(start_);
+  if (stop_ != nullptr) (void)cudaEventDestroy(stop_);
   if (stream_ != nullptr) (void)cudaStreamDestroy(stream_);
 }
 
@@ -104,6 +106,8 @@ absl::Status CudaBackend::Init(const plan::Plan& plan, const exec::Topology& top
   device_ = options.device;
   JANUS_CUDA_RETURN_IF_ERROR(cudaSetDevice(device_));
   JANUS_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  JANUS_CUDA_RETURN_IF_ERROR(cudaEventCreate(&start_));
+  JANUS_CUDA_RETURN_IF_ERROR(cudaEventCreate(&stop_));
   JANUS_RETURN_IF_ERROR(kernels::CurrentDeviceInfo(&num_sms_, nullptr));
   JANUS_ASSIGN_OR_RETURN(blas_, kernels::BlasHandle::Create());
   // A fixed cuBLAS workspace: graph capture must not see cuBLAS allocate.
@@ -342,11 +346,20 @@ absl::Status CudaBackend::PrepareInputs(const exec::InstanceStep& step, StepShap
 }
 
 absl::Status CudaBackend::UploadInputs(const StepShape& shape) {
-  (void)shape;
-  // One copy of the whole (small) staging area; the graphs read the fixed device addresses.
-  JANUS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(device_inputs_buffer_.get(), host_inputs_,
-                                             InputBytes(), cudaMemcpyHostToDevice, stream_));
-  return absl::OkStatus();
+  // Only what the step uses, into the fixed device addresses the graphs read.
+  auto copy = [&](int32_t* dst, const int32_t* src, int64_t n) -> absl::Status {
+    if (n > 0) {
+      JANUS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(dst, src, n * sizeof(int32_t),
+                                                 cudaMemcpyHostToDevice, stream_));
+    }
+    return absl::OkStatus();
+  };
+  JANUS_RETURN_IF_ERROR(copy(dev_.ids, host_.ids, shape.rows));
+  JANUS_RETURN_IF_ERROR(copy(dev_.row_seq, host_.row_seq, shape.rows));
+  JANUS_RETURN_IF_ERROR(copy(dev_.row_pos, host_.row_pos, shape.rows));
+  JANUS_RETURN_IF_ERROR(copy(dev_.logit_rows, host_.logit_rows, shape.logit_rows));
+  JANUS_RETURN_IF_ERROR(copy(dev_.seq_lens, host_.seq_lens, shape.seqs));
+  return copy(dev_.block_table, host_.block_table, int64_t{shape.seqs} * max_pages_);
 }
 
 absl::Status CudaBackend::Step(std::vector<exec::InstanceStep>& steps, exec::StepOutput* out) {
@@ -364,6 +377,7 @@ absl::Status CudaBackend::Step(std::vector<exec::InstanceStep>& steps, exec::Ste
   step_out_ = out;
   absl::Status status;
   DeviceTensor logits;
+  JANUS_RETURN_IF_ERROR(Fail(kernels::CudaStatusOf(cudaEventRecord(start_, stream_), "event")));
   if (shape.decode_only && options_.cuda_graphs && !collecting_ &&
       decode_seen_[shape.rows]++ > 0) {
     status = RunDecodeGraph(shape);
@@ -372,9 +386,16 @@ absl::Status CudaBackend::Step(std::vector<exec::InstanceStep>& steps, exec::Ste
     status = RunProgram(shape);
     if (status.ok()) logits = registers_[attention_->output()];
   }
+  if (status.ok()) status = kernels::CudaStatusOf(cudaEventRecord(stop_, stream_), "event");
   if (status.ok()) {
     status = step.greedy_tokens_only ? CopyArgmax(logits, shape.logit_rows, out)
                                      : CopyLogits(logits, shape.logit_rows, out);
+  }
+  if (status.ok()) {
+    // The copy back synchronised the stream: both events are complete.
+    float ms = 0;
+    status = kernels::CudaStatusOf(cudaEventElapsedTime(&ms, start_, stop_), "event time");
+    out->device_seconds = 1e-3 * ms;
   }
   registers_.clear();
   combined_.clear();

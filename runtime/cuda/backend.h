@@ -116,6 +116,7 @@ class CudaBackend final : public exec::Backend {
   int device_ = 0;
   int num_sms_ = 0;
   cudaStream_t stream_ = nullptr;
+  cudaEvent_t start_ = nullptr, stop_ = nullptr;  // around each step's program
   kernels::BlasHandle blas_;
   kernels::DeviceBuffer blas_workspace_;
   std::unique_ptr<DeviceModel> model_;

@@ -72,6 +72,8 @@ struct StepOutput {
   std::vector<std::vector<int32_t>> tokens;
   std::vector<MoeLayerStepStats> stats;  // when collecting stats
   std::vector<std::pair<int, Tensor>> ids_by_layer;  // when recording activations
+  // Time the device spent on the step's program (cuda: CUDA events around it; 0 when unknown).
+  double device_seconds = 0;
 };
 
 class Backend {

@@ -290,10 +290,12 @@ absl::Status Engine::RunStep(std::vector<Sequence*>& running) {
     stats_.decode_steps += 1;
     stats_.decode_rows += total_rows;
     stats_.decode_seconds += seconds;
+    stats_.decode_device_seconds += out.device_seconds;
   } else {
     stats_.prefill_steps += 1;
     stats_.prefill_rows += total_rows;
     stats_.prefill_seconds += seconds;
+    stats_.prefill_device_seconds += out.device_seconds;
   }
   for (const auto& s : out.stats) stats_.Add(s);
   for (const auto& [layer, layer_ids] : out.ids_by_layer) {

@@ -160,14 +160,15 @@ absl::Status ActivationRecorder::WriteJson(const std::string& path) const {
 
 std::string EngineStats::TimingText() const {
   std::string out;
-  auto line = [&](const char* what, int64_t n, int64_t r, double seconds) {
+  auto line = [&](const char* what, int64_t n, int64_t r, double seconds, double device) {
     if (n == 0) return;
-    absl::StrAppendFormat(&out,
-                          "%s: %d steps, %d rows, %.3f ms per step, %.1f rows/s\n", what, n,
+    absl::StrAppendFormat(&out, "%s: %d steps, %d rows, %.3f ms per step, %.1f rows/s", what, n,
                           r, 1e3 * seconds / n, seconds > 0 ? r / seconds : 0.0);
+    if (device > 0) absl::StrAppendFormat(&out, " (device %.3f ms per step)", 1e3 * device / n);
+    out += "\n";
   };
-  line("decode steps", decode_steps, decode_rows, decode_seconds);
-  line("prefill steps", prefill_steps, prefill_rows, prefill_seconds);
+  line("decode steps", decode_steps, decode_rows, decode_seconds, decode_device_seconds);
+  line("prefill steps", prefill_steps, prefill_rows, prefill_seconds, prefill_device_seconds);
   return out;
 }
 

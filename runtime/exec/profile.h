@@ -59,9 +59,9 @@ struct EngineStats {
   // Wall time inside the backend's Step, for steps of decode rows only (one new token per
   // running sequence) and for the others (prefill chunks, mixed steps).
   int64_t decode_steps = 0, decode_rows = 0;
-  double decode_seconds = 0;
+  double decode_seconds = 0, decode_device_seconds = 0;
   int64_t prefill_steps = 0, prefill_rows = 0;
-  double prefill_seconds = 0;
+  double prefill_seconds = 0, prefill_device_seconds = 0;
 
   void Add(const MoeLayerStepStats& step);
   // A table, one line per MoE layer: a_max mean/max, tokens per MoE rank (mean

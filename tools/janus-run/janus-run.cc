@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -353,11 +354,15 @@ absl::Status Run(const Flags& f, bool* passed) {
       const int64_t rows = after.decode_rows - before.decode_rows;
       const double seconds = after.decode_seconds - before.decode_seconds;
       const double prefill = after.prefill_seconds - before.prefill_seconds;
+      const double device = after.decode_device_seconds - before.decode_device_seconds;
+      const std::string on_device =
+          device > 0 && steps > 0 ? absl::StrFormat("device %.3f ms, ", 1e3 * device / steps)
+                                  : std::string();
       std::printf(
-          "batch %4d: decode %.3f ms per step (%lld steps), %.1f tokens/s; prefill %.3f ms for "
+          "batch %4d: decode %.3f ms per step (%s%lld steps), %.1f tokens/s; prefill %.3f ms for "
           "%lld rows\n",
-          batch, steps > 0 ? 1e3 * seconds / steps : 0.0, static_cast<long long>(steps),
-          seconds > 0 ? rows / seconds : 0.0, 1e3 * prefill,
+          batch, steps > 0 ? 1e3 * seconds / steps : 0.0, on_device.c_str(),
+          static_cast<long long>(steps), seconds > 0 ? rows / seconds : 0.0, 1e3 * prefill,
           static_cast<long long>(after.prefill_rows - before.prefill_rows));
     }
     std::fflush(stdout);
@@ -424,9 +429,11 @@ absl::Status Run(const Flags& f, bool* passed) {
     last.decode_steps -= warm.decode_steps;
     last.decode_rows -= warm.decode_rows;
     last.decode_seconds -= warm.decode_seconds;
+    last.decode_device_seconds -= warm.decode_device_seconds;
     last.prefill_steps -= warm.prefill_steps;
     last.prefill_rows -= warm.prefill_rows;
     last.prefill_seconds -= warm.prefill_seconds;
+    last.prefill_device_seconds -= warm.prefill_device_seconds;
     std::cout << last.TimingText();
   }
   if (!f.record_activations.empty()) {
