@@ -36,9 +36,28 @@ __global__ void __launch_bounds__(kThreads)
   int best_i = INT_MAX;
   bool nan = false;
   if ((reinterpret_cast<uintptr_t>(lr) & 15) == 0) {
+    // kLoads independent 16-byte loads in flight per thread: one block streams a whole row, so
+    // its speed is the number of loads in flight, not the SM's issue rate. Take's order of visits
+    // does not change the result (ties go to the lower index).
+    constexpr int kLoads = 8;
     const int vec = vocab / 4;
-    for (int v = threadIdx.x; v < vec; v += kThreads) {
-      const float4 f = reinterpret_cast<const float4*>(lr)[v];
+    const float4* lr4 = reinterpret_cast<const float4*>(lr);
+    int v = threadIdx.x;
+    for (; v + (kLoads - 1) * kThreads < vec; v += kLoads * kThreads) {
+      float4 f[kLoads];
+#pragma unroll
+      for (int k = 0; k < kLoads; ++k) f[k] = __ldg(lr4 + v + k * kThreads);
+#pragma unroll
+      for (int k = 0; k < kLoads; ++k) {
+        const int i = 4 * (v + k * kThreads);
+        Take(f[k].x, i, best, best_i, nan);
+        Take(f[k].y, i + 1, best, best_i, nan);
+        Take(f[k].z, i + 2, best, best_i, nan);
+        Take(f[k].w, i + 3, best, best_i, nan);
+      }
+    }
+    for (; v < vec; v += kThreads) {
+      const float4 f = __ldg(lr4 + v);
       Take(f.x, 4 * v, best, best_i, nan);
       Take(f.y, 4 * v + 1, best, best_i, nan);
       Take(f.z, 4 * v + 2, best, best_i, nan);
