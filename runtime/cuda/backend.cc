@@ -334,11 +334,16 @@ absl::Status CudaBackend::PrepareInputs(const exec::InstanceStep& step, StepShap
     host_.seq_lens[s] = std::max(host_.seq_lens[s], position + 1);
     if (step.rows[3 * r + 2] != 0) host_.logit_rows[shape->logit_rows++] = static_cast<int32_t>(r);
   }
+  // Only the pages the step's sequences have are written (and uploaded): the kernels never
+  // dereference a table entry past a sequence's length.
+  shape->table_pages = 0;
+  for (const auto& [seq, s] : local)
+    shape->table_pages = std::max<int>(shape->table_pages, pages_[seq].size());
   for (const auto& [seq, s] : local) {
     const std::vector<int>& pages = pages_[seq];
     int32_t* row = host_.block_table + static_cast<int64_t>(s) * max_pages_;
     std::copy(pages.begin(), pages.end(), row);
-    std::fill(row + pages.size(), row + max_pages_, 0);
+    std::fill(row + pages.size(), row + shape->table_pages, 0);
   }
   shape->decode_only = shape->rows > 0 && shape->seqs == shape->rows &&
                        shape->logit_rows == shape->rows;
@@ -359,7 +364,13 @@ absl::Status CudaBackend::UploadInputs(const StepShape& shape) {
   JANUS_RETURN_IF_ERROR(copy(dev_.row_pos, host_.row_pos, shape.rows));
   JANUS_RETURN_IF_ERROR(copy(dev_.logit_rows, host_.logit_rows, shape.logit_rows));
   JANUS_RETURN_IF_ERROR(copy(dev_.seq_lens, host_.seq_lens, shape.seqs));
-  return copy(dev_.block_table, host_.block_table, int64_t{shape.seqs} * max_pages_);
+  if (shape.seqs > 0 && shape.table_pages > 0) {
+    const size_t pitch = static_cast<size_t>(max_pages_) * sizeof(int32_t);
+    JANUS_CUDA_RETURN_IF_ERROR(cudaMemcpy2DAsync(
+        dev_.block_table, pitch, host_.block_table, pitch, shape.table_pages * sizeof(int32_t),
+        shape.seqs, cudaMemcpyHostToDevice, stream_));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status CudaBackend::Step(std::vector<exec::InstanceStep>& steps, exec::StepOutput* out) {

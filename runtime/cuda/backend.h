@@ -69,6 +69,7 @@ class CudaBackend final : public exec::Backend {
   struct StepShape {
     int rows = 0, seqs = 0, logit_rows = 0;
     bool decode_only = false;  // one row per sequence, every row wants logits
+    int table_pages = 0;       // the longest block-table row of the step
   };
 
   CudaBackend() = default;

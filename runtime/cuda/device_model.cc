@@ -104,7 +104,13 @@ absl::StatusOr<std::unique_ptr<DeviceModel>> DeviceModel::Create(
 
   const plan::Program* attention = exec::ProgramOf(plan, plan::Role::Attention);
   const plan::Program* moe = exec::ProgramOf(plan, plan::Role::Moe);
-  const int max_positions = std::max(1, std::min(plan.model()->max_position_embeddings(), 1 << 16));
+  // The kernels read cos/sin from tables (no on-the-fly fallback as on the CPU): they cover every
+  // position the model allows.
+  const int max_positions = std::max(1, plan.model()->max_position_embeddings());
+  if (max_positions > (1 << 22)) {
+    return absl::UnimplementedError(absl::StrCat(
+        "a context of ", max_positions, " positions is over the cuda backend's 4M RoPE tables"));
+  }
   std::map<std::string, RopeTables> rope_by_config;
   for (const plan::Program* program : {attention, moe}) {
     if (program == nullptr) continue;
