@@ -21,16 +21,11 @@ namespace {
 
 using kernels::DeviceBuffer;
 
-// Copies of the inputs to rotate through so that together they exceed L2 several times.
 float Bf16ToFloatHost(uint16_t v) {
   const uint32_t bits = static_cast<uint32_t>(v) << 16;
   float f;
   std::memcpy(&f, &bits, 4);
   return f;
-}
-
-int RotationSets(double bytes_per_call, int cap) {
-  return std::clamp(static_cast<int>(std::ceil(200e6 / std::max(bytes_per_call, 1.0))), 1, cap);
 }
 
 }  // namespace

@@ -29,12 +29,14 @@ absl::Status RunDecodeAttention(const Options& opt, const Limits& limits, Table&
 absl::Status RunRmsNorm(const Options& opt, const Limits& limits, Table& table, cudaStream_t s);
 absl::Status RunRope(const Options& opt, const Limits& limits, Table& table, cudaStream_t s);
 absl::Status RunArgmax(const Options& opt, const Limits& limits, Table& table, cudaStream_t s);
+absl::Status RunPagedAttention(const Options& opt, const Limits& limits, Table& table,
+                               cudaStream_t s);
 
 inline std::vector<std::pair<std::string, Runner>> AllRunners() {
   return {{"scheduler", RunScheduler},    {"expert_ffn", RunExpertFfn},
           {"decode_attention", RunDecodeAttention}, {"rms_norm", RunRmsNorm},
           {"router", RunRouter},          {"rope", RunRope},
-          {"argmax", RunArgmax}};
+          {"argmax", RunArgmax},         {"paged_attention", RunPagedAttention}};
 }
 
 }  // namespace janus::bench

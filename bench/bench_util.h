@@ -3,6 +3,8 @@
 #ifndef JANUS_BENCH_BENCH_UTIL_H_
 #define JANUS_BENCH_BENCH_UTIL_H_
 
+#include <algorithm>
+#include <cmath>
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
@@ -36,6 +38,11 @@ struct Limits {
   int num_sms = 0;
   std::string device;
 };
+
+// Copies of the inputs to rotate through so that together they exceed L2 several times.
+inline int RotationSets(double bytes_per_call, int cap) {
+  return std::clamp(static_cast<int>(std::ceil(200e6 / std::max(bytes_per_call, 1.0))), 1, cap);
+}
 
 struct Row {
   std::string kernel;

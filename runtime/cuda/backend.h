@@ -95,6 +95,8 @@ class CudaBackend final : public exec::Backend {
   absl::Status RunMoeLayer(int layer, const std::vector<DeviceTensor>& inputs, DeviceTensor* out);
   absl::Status Gqa(int pc, const plan::AttentionParams& p, const DeviceTensor& x, DeviceTensor* y);
   absl::Status Mla(int pc, const plan::MlaParams& p, const DeviceTensor& x, DeviceTensor* y);
+  absl::Status PagedMla(int T, int H, int L, int R, const DeviceTensor& q_full, const uint16_t* c,
+                        int64_t stride, float scale, DeviceTensor* lat);
   absl::Status Mlp(int pc, const plan::MlpParams& p, const DeviceTensor& x, DeviceTensor* y);
   absl::Status Router(const plan::RouterParams& p, const DeviceTensor& x, DeviceTensor* weights,
                       DeviceTensor* ids);
@@ -171,6 +173,7 @@ class CudaBackend final : public exec::Backend {
   int64_t graph_replays_ = 0;
   // Split-KV decode attention workspaces by batch size (initialised once).
   std::map<int, kernels::DeviceBuffer> decode_workspaces_;
+  std::map<int, kernels::DeviceBuffer> mla_workspaces_;  // MLA decode, by batch size
   void* host_logits_ = nullptr;  // cudaMallocHost, grows
   size_t host_logits_bytes_ = 0;
   int64_t activation_bytes_ = 0;

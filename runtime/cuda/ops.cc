@@ -10,6 +10,7 @@
 #include "kernels/decode_attention.h"
 #include "kernels/elementwise.h"
 #include "kernels/expert_ffn.h"
+#include "kernels/mla_decode.h"
 #include "kernels/paged_attention.h"
 #include "kernels/rms_norm.h"
 #include "kernels/rope.h"
@@ -327,6 +328,43 @@ absl::Status CudaBackend::Mla(int pc, const plan::MlaParams& p, const DeviceTens
                                               q_full.bf16() + L, int64_t{L + R} * 2,
                                               T * H, int64_t{R} * 2, stream_));
   JANUS_ASSIGN_OR_RETURN(DeviceTensor lat, New(T, int64_t{H} * L, DType::kBF16, "mla attention"));
+  if (shape_.decode_only && L == kernels::kMlaLatent && R == kernels::kMlaRope && H <= 128) {
+    // DeepSeek-V2/V3 decode: the split-KV latent kernel (one row per sequence).
+    kernels::MlaDecodeShape ms{T, H, block_, max_pages_, max_context_};
+    auto it = mla_workspaces_.find(T);
+    if (it == mla_workspaces_.end()) {
+      JANUS_ASSIGN_OR_RETURN(
+          kernels::DeviceBuffer ws,
+          kernels::DeviceBuffer::Create(kernels::MlaDecodeWorkspaceBytes(ms, num_sms_)));
+      it = mla_workspaces_.emplace(T, std::move(ws)).first;
+    }
+    kernels::MlaDecodeArgs ma;
+    ma.q = q_full.bf16();
+    ma.cache = c;
+    ma.block_table = dev_.block_table;
+    ma.seq_lens = dev_.seq_lens;
+    ma.scale = p.softmax_scale();
+    ma.out = lat.bf16();
+    ma.workspace = it->second.get();
+    ma.workspace_bytes = it->second.bytes();
+    JANUS_RETURN_IF_ERROR(kernels::LaunchMlaDecode(ms, ma, stream_));
+  } else {
+    JANUS_RETURN_IF_ERROR(PagedMla(T, H, L, R, q_full, c, cache.k_stride, p.softmax_scale(), &lat));
+  }
+  // o[t, h] = lat[t, h] · W_UV[h]ᵀ, W_UV[h] = kv_b rows h*(nope+vd)+nope .. +vd ([vd, L]).
+  JANUS_ASSIGN_OR_RETURN(DeviceTensor o, New(T, int64_t{H} * vd, DType::kBF16, "mla values"));
+  JANUS_RETURN_IF_ERROR(kernels::GemmBf16StridedBatched(
+      blas_, lat.bf16(), int64_t{H} * L, L, wkvb.data + int64_t{nope} * L, L,
+      int64_t{nope + vd} * L, /*transpose_w=*/true, T, vd, L, H, o.bf16(), int64_t{H} * vd, vd,
+      stream_));
+  return Gemm(o, wo, DType::kBF16, y, "o_proj");
+}
+
+// MLA attention of any rows (prefill, mixed steps, other latent sizes) through the general paged
+// kernel: one shared kv head, the value is the first L elements of each cached row.
+absl::Status CudaBackend::PagedMla(int T, int H, int L, int R, const DeviceTensor& q_full,
+                                   const uint16_t* c, int64_t stride, float scale,
+                                   DeviceTensor* lat) {
   kernels::PagedAttentionShape ps;
   ps.rows = T;
   ps.num_heads = H;
@@ -339,21 +377,14 @@ absl::Status CudaBackend::Mla(int pc, const plan::MlaParams& p, const DeviceTens
   args.q = q_full.bf16();
   args.k_cache = c;
   args.v_cache = c;  // the value is the latent: the first L elements of the key row
-  args.k_token_stride = cache.k_stride;
-  args.v_token_stride = cache.k_stride;
+  args.k_token_stride = stride;
+  args.v_token_stride = stride;
   args.row_seq = dev_.row_seq;
   args.row_pos = dev_.row_pos;
   args.block_table = dev_.block_table;
-  args.scale = p.softmax_scale();
-  args.out = lat.bf16();
-  JANUS_RETURN_IF_ERROR(kernels::LaunchPagedAttention(ps, args, stream_));
-  // o[t, h] = lat[t, h] · W_UV[h]ᵀ, W_UV[h] = kv_b rows h*(nope+vd)+nope .. +vd ([vd, L]).
-  JANUS_ASSIGN_OR_RETURN(DeviceTensor o, New(T, int64_t{H} * vd, DType::kBF16, "mla values"));
-  JANUS_RETURN_IF_ERROR(kernels::GemmBf16StridedBatched(
-      blas_, lat.bf16(), int64_t{H} * L, L, wkvb.data + int64_t{nope} * L, L,
-      int64_t{nope + vd} * L, /*transpose_w=*/true, T, vd, L, H, o.bf16(), int64_t{H} * vd, vd,
-      stream_));
-  return Gemm(o, wo, DType::kBF16, y, "o_proj");
+  args.scale = scale;
+  args.out = lat->bf16();
+  return kernels::LaunchPagedAttention(ps, args, stream_);
 }
 
 absl::Status CudaBackend::Mlp(int pc, const plan::MlpParams& p, const DeviceTensor& x,

@@ -126,7 +126,15 @@ ReferenceComparison CompareWithReference(const ReferenceFile& ours,
     if (routing_reference != nullptr && i < routing_reference->cases.size()) {
       const auto& theirs = routing_reference->cases[i].routing;
       const int k = std::max(1, got.routing_top_k);
-      for (size_t r = 0; r < got.routing.size() && r < theirs.size(); ++r) {
+      // Rows fed after the first differing greedy id carry another token: their routing is not
+      // comparable (the greedy comparison below judges that difference).
+      size_t same_tokens = want.prompt.size();
+      while (same_tokens - want.prompt.size() < want.greedy.size() &&
+             same_tokens - want.prompt.size() < got.greedy.size() &&
+             got.greedy[same_tokens - want.prompt.size()] ==
+                 want.greedy[same_tokens - want.prompt.size()])
+        ++same_tokens;
+      for (size_t r = 0; r < got.routing.size() && r < theirs.size() && r < same_tokens; ++r) {
         // Per MoE layer, the experts chosen (a set: the order of equal-weight picks is free).
         int differences = 0;
         if (got.routing[r].size() != theirs[r].size() || got.routing[r].size() % k != 0) {

@@ -605,6 +605,17 @@ TEST_F(EngineTest, ReferenceRunsCompareAndReportMismatches) {
   EXPECT_TRUE(cut.Passes(0.0)) << cut.ToText(0.0);  // rows from 3 on are not compared
   ReferenceComparison uncut = CompareWithReference(*routed, perturbed_after, 0);
   EXPECT_FALSE(uncut.Passes(0.0)) << uncut.ToText(0.0);
+  // After a differing greedy id the fed tokens differ: routing there is not compared at all.
+  ReferenceFile diverged = *routed;
+  const size_t P = diverged.cases[2].prompt.size();
+  diverged.cases[2].greedy[0] = (diverged.cases[2].greedy[0] + 1) % 64;  // token fed at row P
+  ReferenceFile rerouted = *routed;
+  rerouted.cases[2].routing[P][0] = rerouted.cases[2].routing[P][1];  // row P: another token
+  rerouted.cases[2].routing[P][1] = (rerouted.cases[2].routing[P][1] + 3) % 6;
+  ReferenceComparison after = CompareWithReference(*routed, diverged, 0, &rerouted);
+  EXPECT_EQ(after.cases[2].routing_tie_row, -1) << after.ToText(0.0);
+  EXPECT_FALSE(after.cases[2].routing_mismatch);
+  EXPECT_FALSE(after.cases[2].ids_match);  // the greedy difference itself still counts
   replace(swapped.cases[2].routing[3], 1);
   ReferenceComparison two = CompareWithReference(*routed, *routed, 0, &swapped);
   EXPECT_FALSE(two.Passes(0.0));
