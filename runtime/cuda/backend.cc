@@ -399,8 +399,8 @@ absl::Status CudaBackend::Step(std::vector<exec::InstanceStep>& steps, exec::Ste
   }
   if (status.ok()) status = kernels::CudaStatusOf(cudaEventRecord(stop_, stream_), "event");
   if (status.ok()) {
-    status = step.greedy_tokens_only ? CopyArgmax(logits, shape.logit_rows, out)
-                                     : CopyLogits(logits, shape.logit_rows, out);
+    status = step.tokens_only ? CopySampled(logits, shape.logit_rows, step, out)
+                              : CopyLogits(logits, shape.logit_rows, out);
   }
   if (status.ok()) {
     // The copy back synchronised the stream: both events are complete.
@@ -468,29 +468,57 @@ absl::Status CudaBackend::CopyLogits(const DeviceTensor& logits, int rows,
   return absl::OkStatus();
 }
 
-absl::Status CudaBackend::CopyArgmax(const DeviceTensor& logits, int rows,
-                                     exec::StepOutput* out) {
+absl::Status CudaBackend::CopySampled(const DeviceTensor& logits, int rows,
+                                      const exec::InstanceStep& step, exec::StepOutput* out) {
   const int vocab = plan_->model()->vocab_size();
   if (!logits.defined() || logits.dtype != DType::kF32 || logits.rows != rows ||
-      logits.cols != vocab) {
-    return absl::InternalError("the program's output register holds no logits for the step");
+      logits.cols != vocab || static_cast<int>(step.seeds.size()) != rows ||
+      static_cast<int>(step.step_counters.size()) != rows) {
+    return absl::InternalError("the step's logits or sampling rows do not match");
   }
-  JANUS_ASSIGN_OR_RETURN(DeviceTensor ids, New(1, rows + 1, DType::kI32, "argmax"));
+  JANUS_ASSIGN_OR_RETURN(DeviceTensor ids, New(1, rows + 1, DType::kI32, "sampled ids"));
   JANUS_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(ids.i32() + rows, 0, sizeof(int32_t), stream_));
-  JANUS_RETURN_IF_ERROR(
-      kernels::LaunchArgmax(logits.f32(), rows, vocab, ids.i32(), ids.i32() + rows, stream_));
-  std::vector<int32_t> host(rows + 1);
-  JANUS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host.data(), ids.i32(), host.size() * sizeof(int32_t),
+  const cpu::SamplingParams& sp = step.sampling;
+  if (sp.temperature == 0 || sp.top_k == 1) {
+    JANUS_RETURN_IF_ERROR(
+        kernels::LaunchArgmax(logits.f32(), rows, vocab, ids.i32(), ids.i32() + rows, stream_));
+  } else {
+    kernels::SamplingConfig config;
+    config.temperature = sp.temperature;
+    config.top_k = sp.top_k;
+    config.top_p = sp.top_p;
+    // Seeds then step counters, one copy; pageable source: the copy completes before the call
+    // returns.
+    std::vector<uint64_t> host(step.seeds);
+    host.insert(host.end(), step.step_counters.begin(), step.step_counters.end());
+    JANUS_ASSIGN_OR_RETURN(std::shared_ptr<void> draws,
+                           pool_.Allocate(host.size() * sizeof(uint64_t), "sampling seeds"));
+    JANUS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(draws.get(), host.data(),
+                                               host.size() * sizeof(uint64_t),
+                                               cudaMemcpyHostToDevice, stream_));
+    const size_t ws_bytes = kernels::SampleWorkspaceBytes(rows, vocab, config);
+    std::shared_ptr<void> ws;
+    if (ws_bytes > 0) {
+      JANUS_ASSIGN_OR_RETURN(ws, pool_.Allocate(ws_bytes, "sampling workspace"));
+    }
+    const auto* seeds = static_cast<const uint64_t*>(draws.get());
+    JANUS_RETURN_IF_ERROR(kernels::LaunchSample(logits.f32(), rows, vocab, config, seeds,
+                                                seeds + rows, ids.i32(), ids.i32() + rows,
+                                                ws.get(), ws_bytes, stream_));
+  }
+  std::vector<int32_t> host_ids(rows + 1);
+  JANUS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host_ids.data(), ids.i32(),
+                                             host_ids.size() * sizeof(int32_t),
                                              cudaMemcpyDeviceToHost, stream_));
   JANUS_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
-  if (host[rows] != 0) {
+  if (host_ids[rows] != 0) {
     return absl::InternalError(
-        absl::StrCat(host[rows], " logits rows of the step hold NaN (no greedy token)"));
+        absl::StrCat(host_ids[rows], " logits rows of the step hold NaN (no token drawn)"));
   }
-  host.pop_back();
+  host_ids.pop_back();
   out->logits.push_back(exec::Tensor());
   out->tokens.resize(1);
-  out->tokens[0] = std::move(host);
+  out->tokens[0] = std::move(host_ids);
   return absl::OkStatus();
 }
 

@@ -87,8 +87,10 @@ class CudaBackend final : public exec::Backend {
   absl::Status RunProgram(const StepShape& shape);
   absl::Status RunDecodeGraph(const StepShape& shape);
   absl::Status CopyLogits(const DeviceTensor& logits, int rows, exec::StepOutput* out);
-  // Greedy steps whose logits nobody reads: the argmax ids on the device, [rows] ints back.
-  absl::Status CopyArgmax(const DeviceTensor& logits, int rows, exec::StepOutput* out);
+  // Steps whose logits nobody reads: the tokens drawn on the device (argmax, or LaunchSample with
+  // the rows' seeds and step counters, cpu::Sample's procedure), [rows] ints back.
+  absl::Status CopySampled(const DeviceTensor& logits, int rows, const exec::InstanceStep& step,
+                           exec::StepOutput* out);
 
   // The instructions (ops.cc).
   absl::Status ExecuteAttention(int pc, const plan::Instr& instr);

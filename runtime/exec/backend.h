@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "runtime/cpu/sampler.h"
 #include "runtime/exec/profile.h"
 #include "runtime/exec/tensor.h"
 #include "runtime/exec/topology.h"
@@ -59,16 +60,20 @@ struct InstanceStep {
   // one sequence are consecutive positions, in order.
   std::vector<int32_t> rows;
   std::vector<int64_t> release;  // sequences whose KV blocks to free before the step
-  // Every row that wants logits is greedy and nobody reads its logits: the backend may return
-  // the argmax ids (StepOutput::tokens) instead of the logits (saving the [rows, vocab] copy).
-  bool greedy_tokens_only = false;
+  // Nobody reads this step's logits and every row that wants them samples with the same
+  // `sampling` parameters: the backend may return the sampled ids (StepOutput::tokens) instead of
+  // the logits (saving the [rows, vocab] copy). Row i draws with seeds[i] and step_counters[i]
+  // (cpu::Sample's generator); greedy parameters mean the argmax.
+  bool tokens_only = false;
+  cpu::SamplingParams sampling;
+  std::vector<uint64_t> seeds, step_counters;  // per logits row, when tokens_only
   int64_t num_rows() const { return static_cast<int64_t>(ids.size()); }
 };
 
 struct StepOutput {
   std::vector<Tensor> logits;  // per instance: [rows that want logits, vocab] fp32, row order
-  // Per instance, when it answered greedy_tokens_only with ids: argmax id per logits row (lowest
-  // id on ties, as cpu::Sample); empty when it returned logits instead.
+  // Per instance, when it answered tokens_only with ids: the token per logits row, as cpu::Sample
+  // draws it; empty when it returned logits instead.
   std::vector<std::vector<int32_t>> tokens;
   std::vector<MoeLayerStepStats> stats;  // when collecting stats
   std::vector<std::pair<int, Tensor>> ids_by_layer;  // when recording activations

@@ -268,13 +268,22 @@ absl::Status Engine::RunStep(std::vector<Sequence*>& running) {
   for (int a = 0; a < A; ++a) {
     steps[a].release = std::move(release_[a]);
     release_[a].clear();
-    bool greedy = true;
+    // Ids instead of logits when nobody reads the logits and every row samples alike (the seeds
+    // and step counters may differ: they travel per row).
+    bool same = !logit_rows[a].empty();
+    const cpu::SamplingParams* first =
+        same ? &logit_rows[a].front().seq->spec->sampling : nullptr;
     for (const LogitRow& lr : logit_rows[a]) {
       const GenerationRequest& r = *lr.seq->spec;
-      greedy = greedy && (r.sampling.temperature == 0 || r.sampling.top_k == 1) &&
-               !r.return_prefill_logits && !r.return_decode_logits;
+      same = same && !r.return_prefill_logits && !r.return_decode_logits &&
+             r.sampling.temperature == first->temperature && r.sampling.top_k == first->top_k &&
+             r.sampling.top_p == first->top_p;
+      if (!same) break;
+      steps[a].seeds.push_back(r.sampling.seed);
+      steps[a].step_counters.push_back(lr.seq->result->tokens.size());
     }
-    steps[a].greedy_tokens_only = greedy && !logit_rows[a].empty();
+    steps[a].tokens_only = same;
+    if (same) steps[a].sampling = *first;
   }
 
   bool decode_only = true;
@@ -317,7 +326,7 @@ absl::Status Engine::RunStep(std::vector<Sequence*>& running) {
         a < static_cast<int>(out.tokens.size()) && !out.tokens[a].empty() ? &out.tokens[a]
                                                                             : nullptr;
     if (tokens != nullptr) {
-      if (!steps[a].greedy_tokens_only || tokens->size() != logit_rows[a].size()) {
+      if (!steps[a].tokens_only || tokens->size() != logit_rows[a].size()) {
         return absl::InternalError(absl::StrCat("attention instance ", a, " returned ",
                                                 tokens->size(), " token ids for ",
                                                 logit_rows[a].size(), " logits rows"));
@@ -330,7 +339,7 @@ absl::Status Engine::RunStep(std::vector<Sequence*>& running) {
         if (!samples || s->spec->max_new_tokens == 0) continue;
         const int32_t token = (*tokens)[k];
         if (token < 0 || token >= vocab) {
-          return absl::InternalError(absl::StrCat("sequence ", s->id, ": the device argmax gave ",
+          return absl::InternalError(absl::StrCat("sequence ", s->id, ": the device sampler gave ",
                                                   token, " (a NaN in the logits?)"));
         }
         s->result->tokens.push_back(token);

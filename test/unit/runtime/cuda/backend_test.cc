@@ -167,6 +167,30 @@ TEST(CudaBackendTest, DeviceArgmaxGivesTheTokensHostSamplingGives) {
   }
 }
 
+TEST(CudaBackendTest, DeviceSamplingDrawsTheTokensHostSamplingDraws) {
+  SKIP_WITHOUT_GPU();
+  auto engine = TinyEngine(CudaOptions());
+  ASSERT_TRUE(engine);
+  // Temperature / top-k / top-p with per-prompt seeds: on the host from returned logits, and on
+  // the device (LaunchSample, the same procedure and generator) when no logits are returned.
+  for (const int top_k : {0, 5}) {
+    std::vector<GenerationRequest> host = GreedyRequests(kPrompts, 8);
+    for (size_t i = 0; i < host.size(); ++i) {
+      host[i].sampling.temperature = 0.9f;
+      host[i].sampling.top_k = top_k;
+      host[i].sampling.top_p = 0.8f;
+      host[i].sampling.seed = 100 + i;
+    }
+    std::vector<GenerationRequest> device = host;
+    for (auto& r : device) r.return_prefill_logits = r.return_decode_logits = false;
+    auto a = engine->Generate(host);
+    auto b = engine->Generate(device);
+    ASSERT_TRUE(a.ok() && b.ok()) << a.status() << b.status();
+    for (size_t i = 0; i < kPrompts.size(); ++i)
+      EXPECT_EQ((*b)[i].tokens, (*a)[i].tokens) << "top_k " << top_k << " prompt " << i;
+  }
+}
+
 TEST(CudaBackendTest, BatchingChunkingAndTheCpuBackendAgree) {
   SKIP_WITHOUT_GPU();
   EngineOptions batched_options = CudaOptions();
