@@ -325,35 +325,16 @@ absl::Status Engine::RunStep(std::vector<Sequence*>& running) {
     const std::vector<int32_t>* tokens =
         a < static_cast<int>(out.tokens.size()) && !out.tokens[a].empty() ? &out.tokens[a]
                                                                             : nullptr;
+    // The backend answered with the drawn ids (tokens_only), or with logits to sample from here.
+    const Tensor& logits = out.logits[a];
     if (tokens != nullptr) {
       if (!steps[a].tokens_only || tokens->size() != logit_rows[a].size()) {
         return absl::InternalError(absl::StrCat("attention instance ", a, " returned ",
                                                 tokens->size(), " token ids for ",
                                                 logit_rows[a].size(), " logits rows"));
       }
-      for (size_t k = 0; k < logit_rows[a].size(); ++k) {
-        const LogitRow& lr = logit_rows[a][k];
-        Sequence* s = lr.seq;
-        const int64_t prompt_len = static_cast<int64_t>(s->spec->prompt.size());
-        const bool samples = !lr.prefill || lr.position == prompt_len - 1;
-        if (!samples || s->spec->max_new_tokens == 0) continue;
-        const int32_t token = (*tokens)[k];
-        if (token < 0 || token >= vocab) {
-          return absl::InternalError(absl::StrCat("sequence ", s->id, ": the device sampler gave ",
-                                                  token, " (a NaN in the logits?)"));
-        }
-        s->result->tokens.push_back(token);
-        if (s->spec->stop_at_eos && eos != nullptr &&
-            std::find(eos->begin(), eos->end(), token) != eos->end()) {
-          s->result->stopped_at_eos = true;
-          s->done = true;
-        }
-      }
-      continue;
-    }
-    const Tensor& logits = out.logits[a];
-    if (logits.rows() != static_cast<int64_t>(logit_rows[a].size()) ||
-        logits.cols() != vocab || logits.dtype() != DType::kF32) {
+    } else if (logits.rows() != static_cast<int64_t>(logit_rows[a].size()) ||
+               logits.cols() != vocab || logits.dtype() != DType::kF32) {
       return absl::InternalError(absl::StrCat(
           "attention instance ", a, " returned ", logits.ShapeString(), " for ",
           logit_rows[a].size(), " logits rows of ", vocab));
@@ -361,17 +342,26 @@ absl::Status Engine::RunStep(std::vector<Sequence*>& running) {
     for (size_t k = 0; k < logit_rows[a].size(); ++k) {
       const LogitRow& lr = logit_rows[a][k];
       Sequence* s = lr.seq;
-      const float* row = logits.f32_row(static_cast<int64_t>(k));
+      const float* row =
+          tokens == nullptr ? logits.f32_row(static_cast<int64_t>(k)) : nullptr;
       const int64_t prompt_len = static_cast<int64_t>(s->spec->prompt.size());
-      if (lr.prefill && s->spec->return_prefill_logits)
+      if (row != nullptr && lr.prefill && s->spec->return_prefill_logits)
         s->result->prefill_logits.emplace_back(row, row + vocab);
       const bool samples = !lr.prefill || lr.position == prompt_len - 1;
       if (!samples || s->spec->max_new_tokens == 0) continue;
-      JANUS_ASSIGN_OR_RETURN(
-          int32_t token,
-          cpu::Sample(row, vocab, s->spec->sampling, s->result->tokens.size()));
+      int32_t token;
+      if (row != nullptr) {
+        JANUS_ASSIGN_OR_RETURN(
+            token, cpu::Sample(row, vocab, s->spec->sampling, s->result->tokens.size()));
+      } else {
+        token = (*tokens)[k];
+        if (token < 0 || token >= vocab) {
+          return absl::InternalError(absl::StrCat("sequence ", s->id, ": the device sampler gave ",
+                                                  token, " (a NaN in the logits?)"));
+        }
+      }
       s->result->tokens.push_back(token);
-      if (s->spec->return_decode_logits)
+      if (row != nullptr && s->spec->return_decode_logits)
         s->result->decode_logits.emplace_back(row, row + vocab);
       if (s->spec->stop_at_eos && eos != nullptr &&
           std::find(eos->begin(), eos->end(), token) != eos->end()) {

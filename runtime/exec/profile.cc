@@ -158,6 +158,21 @@ absl::Status ActivationRecorder::WriteJson(const std::string& path) const {
   return absl::OkStatus();
 }
 
+EngineStats EngineStats::TimingSince(const EngineStats& before) const {
+  EngineStats d;
+  d.steps = steps - before.steps;
+  d.rows = rows - before.rows;
+  d.decode_steps = decode_steps - before.decode_steps;
+  d.decode_rows = decode_rows - before.decode_rows;
+  d.decode_seconds = decode_seconds - before.decode_seconds;
+  d.decode_device_seconds = decode_device_seconds - before.decode_device_seconds;
+  d.prefill_steps = prefill_steps - before.prefill_steps;
+  d.prefill_rows = prefill_rows - before.prefill_rows;
+  d.prefill_seconds = prefill_seconds - before.prefill_seconds;
+  d.prefill_device_seconds = prefill_device_seconds - before.prefill_device_seconds;
+  return d;
+}
+
 std::string EngineStats::TimingText() const {
   std::string out;
   auto line = [&](const char* what, int64_t n, int64_t r, double seconds, double device) {

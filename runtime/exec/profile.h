@@ -69,6 +69,8 @@ struct EngineStats {
   std::string ToText() const;
   // Steps, rows, time per step and rows per second, for decode and prefill steps.
   std::string TimingText() const;
+  // The step counters and times accumulated since `before` (an earlier copy); no layer stats.
+  EngineStats TimingSince(const EngineStats& before) const;
 };
 
 // Per MoE layer: tokens routed to each expert, and for each unordered pair i <

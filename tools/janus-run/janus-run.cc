@@ -349,12 +349,12 @@ absl::Status Run(const Flags& f, bool* passed) {
       const exec::EngineStats before = engine->stats();
       JANUS_RETURN_IF_ERROR(Annotate(engine->Generate(requests).status(),
                                      absl::StrCat("batch ", batch)));
-      const exec::EngineStats& after = engine->stats();
-      const int64_t steps = after.decode_steps - before.decode_steps;
-      const int64_t rows = after.decode_rows - before.decode_rows;
-      const double seconds = after.decode_seconds - before.decode_seconds;
-      const double prefill = after.prefill_seconds - before.prefill_seconds;
-      const double device = after.decode_device_seconds - before.decode_device_seconds;
+      const exec::EngineStats run = engine->stats().TimingSince(before);
+      const int64_t steps = run.decode_steps;
+      const int64_t rows = run.decode_rows;
+      const double seconds = run.decode_seconds;
+      const double prefill = run.prefill_seconds;
+      const double device = run.decode_device_seconds;
       const std::string on_device =
           device > 0 && steps > 0 ? absl::StrFormat("device %.3f ms, ", 1e3 * device / steps)
                                   : std::string();
@@ -363,7 +363,7 @@ absl::Status Run(const Flags& f, bool* passed) {
           "%lld rows\n",
           batch, steps > 0 ? 1e3 * seconds / steps : 0.0, on_device.c_str(),
           static_cast<long long>(steps), seconds > 0 ? rows / seconds : 0.0, 1e3 * prefill,
-          static_cast<long long>(after.prefill_rows - before.prefill_rows));
+          static_cast<long long>(run.prefill_rows));
     }
     std::fflush(stdout);
     return absl::OkStatus();
@@ -425,15 +425,7 @@ absl::Status Run(const Flags& f, bool* passed) {
   }
   if (f.stats) std::cout << "MoE statistics\n" << engine->stats().ToText();
   if (f.timing) {
-    exec::EngineStats last = engine->stats();
-    last.decode_steps -= warm.decode_steps;
-    last.decode_rows -= warm.decode_rows;
-    last.decode_seconds -= warm.decode_seconds;
-    last.decode_device_seconds -= warm.decode_device_seconds;
-    last.prefill_steps -= warm.prefill_steps;
-    last.prefill_rows -= warm.prefill_rows;
-    last.prefill_seconds -= warm.prefill_seconds;
-    last.prefill_device_seconds -= warm.prefill_device_seconds;
+    const exec::EngineStats last = engine->stats().TimingSince(warm);
     std::cout << last.TimingText();
   }
   if (!f.record_activations.empty()) {

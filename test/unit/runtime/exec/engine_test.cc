@@ -472,6 +472,22 @@ TEST_F(EngineTest, StatsAndActivationProfileCountWhatRan) {
     EXPECT_EQ(pair_total, 22);
   }
   EXPECT_NE(stats.ToText().find("a_max"), std::string::npos);
+  EXPECT_EQ(stats.prefill_steps, 1);
+  EXPECT_EQ(stats.decode_steps, 0);
+  // A second run: one prefill step and 3 decode steps of one row each, counted apart.
+  const EngineStats first = engine->stats();
+  r.max_new_tokens = 4;
+  ASSERT_TRUE(engine->Generate({r}).ok());
+  const EngineStats second = engine->stats().TimingSince(first);
+  EXPECT_EQ(second.steps, 4);
+  EXPECT_EQ(second.prefill_steps, 1);
+  EXPECT_EQ(second.prefill_rows, 11);
+  EXPECT_EQ(second.decode_steps, 3);
+  EXPECT_EQ(second.decode_rows, 3);
+  EXPECT_GT(second.decode_seconds, 0);
+  EXPECT_TRUE(second.layers.empty());
+  EXPECT_NE(second.TimingText().find("decode steps: 3 steps, 3 rows"), std::string::npos)
+      << second.TimingText();
 }
 
 TEST_F(EngineTest, StopsAtEosAndPrefillsWithoutGenerating) {
