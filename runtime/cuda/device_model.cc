@@ -1,6 +1,7 @@
 #include "runtime/cuda/device_model.h"
 
 #include <algorithm>
+#include <iterator>
 #include <set>
 #include <utility>
 
@@ -9,6 +10,7 @@
 #include "runtime/base/dtype.h"
 #include "runtime/base/status.h"
 #include "runtime/cpu/rope.h"
+#include "runtime/cpu/tensor.h"
 #include "runtime/exec/program_check.h"
 #include "runtime/exec/weights.h"
 
@@ -43,12 +45,6 @@ absl::Status AppendBf16(const cpu::WeightView& w, std::vector<uint16_t>* out) {
   }
 }
 
-std::string RopeKey(const cpu::RopeConfig& c) {
-  return absl::StrCat(c.theta, "/", static_cast<int>(c.style), "/", static_cast<int>(c.scaling),
-                      "/", c.factor, "/", c.original_max_position, "/", c.beta_fast, "/",
-                      c.beta_slow, "/", c.mscale, "/", c.mscale_all_dim, "/", c.rotary_dim, "/",
-                      c.truncate);
-}
 
 }  // namespace
 
@@ -111,7 +107,7 @@ absl::StatusOr<std::unique_ptr<DeviceModel>> DeviceModel::Create(
     return absl::UnimplementedError(absl::StrCat(
         "a context of ", max_positions, " positions is over the cuda backend's 4M RoPE tables"));
   }
-  std::map<std::string, RopeTables> rope_by_config;
+  std::vector<std::pair<cpu::RopeConfig, RopeTables>> rope_by_config;
   for (const plan::Program* program : {attention, moe}) {
     if (program == nullptr) continue;
     for (uint32_t pc = 0; pc < program->instrs()->size(); ++pc) {
@@ -132,15 +128,9 @@ absl::StatusOr<std::unique_ptr<DeviceModel>> DeviceModel::Create(
       if (const auto* p = instr.params_as_RouterParams();
           p != nullptr && p->correction_bias() >= 0 && model->f32_.count(p->correction_bias()) == 0) {
         JANUS_ASSIGN_OR_RETURN(const cpu::WeightView* bias, store->Get(p->correction_bias()));
-        std::vector<float> values(static_cast<size_t>(bias->numel()));
-        for (int64_t i = 0; i < bias->numel(); ++i) {
-          switch (bias->dtype) {
-            case DType::kF32: values[i] = static_cast<const float*>(bias->data)[i]; break;
-            case DType::kBF16: values[i] = Bf16ToFloat(static_cast<const uint16_t*>(bias->data)[i]); break;
-            case DType::kF16: values[i] = HalfToFloat(static_cast<const uint16_t*>(bias->data)[i]); break;
-            default: return absl::InvalidArgumentError("correction bias of an integer dtype");
-          }
-        }
+        if (bias->dtype == DType::kI32)
+          return absl::InvalidArgumentError("correction bias of an integer dtype");
+        const std::vector<float> values = cpu::ToFloatVector(*bias);
         JANUS_ASSIGN_OR_RETURN(kernels::DeviceBuffer b, kernels::DeviceBuffer::FromHost(values));
         model->f32_[p->correction_bias()] = b.get<const float>();
         model->bytes_ += static_cast<int64_t>(values.size() * sizeof(float));
@@ -151,8 +141,10 @@ absl::StatusOr<std::unique_ptr<DeviceModel>> DeviceModel::Create(
       if (const auto* p = instr.params_as_MlaParams()) rope = p->rope();
       if (rope != nullptr && program == attention) {
         const cpu::RopeConfig config = exec::ToRopeConfig(*rope);
-        const std::string key = RopeKey(config);
-        if (rope_by_config.count(key) == 0) {
+        auto same = std::find_if(
+            rope_by_config.begin(), rope_by_config.end(),
+            [&](const auto& entry) { return exec::SameRope(entry.first, config); });
+        if (same == rope_by_config.end()) {
           absl::StatusOr<cpu::RopeTable> table = cpu::RopeTable::Create(config, max_positions);
           if (!table.ok())
             return Annotate(table.status(), absl::StrCat("attention instruction ", pc, " rope"));
@@ -174,9 +166,10 @@ absl::StatusOr<std::unique_ptr<DeviceModel>> DeviceModel::Create(
           model->bytes_ += static_cast<int64_t>(2 * cos.size() * sizeof(float));
           model->buffers_.push_back(std::move(c));
           model->buffers_.push_back(std::move(s));
-          rope_by_config[key] = tables;
+          rope_by_config.emplace_back(config, tables);
+          same = std::prev(rope_by_config.end());
         }
-        model->ropes_[static_cast<int>(pc)] = rope_by_config[key];
+        model->ropes_[static_cast<int>(pc)] = same->second;
       }
       const auto* experts = instr.params_as_ExpertsParams();
       if (experts == nullptr || model->experts_.count(experts->placement()) != 0) continue;

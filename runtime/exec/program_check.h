@@ -34,6 +34,8 @@ const char* RoleName(plan::Role role);
 std::string InstrName(const plan::Instr& instr);
 const plan::Program* ProgramOf(const plan::Plan& plan, plan::Role role);
 cpu::RopeConfig ToRopeConfig(const plan::Rope& rope);
+// Whether two RoPE configurations give the same tables (backends build one per distinct config).
+bool SameRope(const cpu::RopeConfig& a, const cpu::RopeConfig& b);
 // For each instruction of `program`, the registers it reads for the last time
 // (freed after it runs by both backends). The program's output register is never
 // listed, nor a register the instruction also writes.

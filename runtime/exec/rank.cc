@@ -14,13 +14,6 @@ using plan::OpParams;
 
 namespace {
 
-bool SameRope(const cpu::RopeConfig& a, const cpu::RopeConfig& b) {
-  return a.theta == b.theta && a.style == b.style && a.scaling == b.scaling &&
-         a.factor == b.factor && a.original_max_position == b.original_max_position &&
-         a.beta_fast == b.beta_fast && a.beta_slow == b.beta_slow && a.mscale == b.mscale &&
-         a.mscale_all_dim == b.mscale_all_dim && a.rotary_dim == b.rotary_dim &&
-         a.truncate == b.truncate;
-}
 
 }  // namespace
 
