@@ -101,11 +101,20 @@ absl::Status RunPagedAttention(const Options& opt, const Limits& limits, Table& 
       JANUS_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
       JANUS_ASSIGN_OR_RETURN(double mla_us,
                              TimeGraphUs(mla, std::max(sets, 2), opt.quick ? 5 : 20, stream));
+      // Absorbed MLA: 2 (576 + 512) flops per head per cached token. The roofline fraction is
+      // max(latent bytes / HBM rate, flops / measured matrix rate) / time.
+      const double flops = 2.0 * (row + L) * heads * batch * ctx;
+      const double tflops = flops / (mla_us * 1e6);
+      const double bound_us = std::max(
+          limits.hbm_gbps > 0 ? bytes / (limits.hbm_gbps * 1e3) : 0.0,
+          limits.bf16_tflops > 0 ? flops / (limits.bf16_tflops * 1e6) : 0.0);
       table.Add({"mla_decode",
                  absl::StrFormat("h%d 576/512 ctx %d batch %d page %d", heads, ctx, batch, page),
-                 mla_us, bytes, 0,
-                 absl::StrCat(kernels::MlaDecodeSplits(ms, limits.num_sms),
-                              " splits; target >= 70%")});
+                 mla_us, bytes, flops,
+                 absl::StrFormat("%d splits; %.0f TF/s = %.0f%% of mma; roofline %.0f%%",
+                                 kernels::MlaDecodeSplits(ms, limits.num_sms), tflops,
+                                 limits.bf16_tflops > 0 ? 100 * tflops / limits.bf16_tflops : 0.0,
+                                 100 * bound_us / mla_us)});
     }
   }
   // Causal GQA prefill: one sequence, `rows` new tokens at positions 0 .. rows-1.

@@ -31,9 +31,11 @@ absl::Status RunRope(const Options& opt, const Limits& limits, Table& table, cud
 absl::Status RunArgmax(const Options& opt, const Limits& limits, Table& table, cudaStream_t s);
 absl::Status RunPagedAttention(const Options& opt, const Limits& limits, Table& table,
                                cudaStream_t s);
+absl::Status RunReadFloor(const Options& opt, const Limits& limits, Table& table, cudaStream_t s);
 
 inline std::vector<std::pair<std::string, Runner>> AllRunners() {
-  return {{"scheduler", RunScheduler},    {"expert_ffn", RunExpertFfn},
+  return {{"read_floor", RunReadFloor},  {"scheduler", RunScheduler},
+          {"expert_ffn", RunExpertFfn},
           {"decode_attention", RunDecodeAttention}, {"rms_norm", RunRmsNorm},
           {"router", RunRouter},          {"rope", RunRope},
           {"argmax", RunArgmax},         {"paged_attention", RunPagedAttention}};

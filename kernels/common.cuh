@@ -115,6 +115,20 @@ __device__ __forceinline__ void CpAsyncWait() {
   asm volatile("cp.async.wait_group %0;" ::"n"(N));
 }
 
+// Programmatic dependent launch (sm_90). A kernel launched with
+// cudaLaunchAttributeProgrammaticStreamSerialization may start while the previous kernel on the
+// stream still runs, once every block of that kernel has called LaunchDependents (or exited). It
+// must call GridDependencyWait before touching anything the previous kernel writes, or writing
+// anything it reads: the wait returns when that kernel has completed and its writes are visible.
+// Inputs made by kernels before the previous one are complete already (the previous kernel itself
+// started after them). Both are no-ops in a kernel launched without the attribute.
+__device__ __forceinline__ void GridDependencyWait() {
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+}
+__device__ __forceinline__ void LaunchDependents() {
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+}
+
 __device__ __forceinline__ float WarpMax(float v) {
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));

@@ -12,138 +12,341 @@ namespace {
 
 constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / 32;
-constexpr int kHeadsPerBlock = 2 * kWarps;  // two heads per warp
-constexpr int kTile = 32;                   // tokens per tile: one per lane in the score phase
+constexpr int kTileN = 64;                 // tokens per staged latent tile
+constexpr int kRowBytes = kMlaRow * 2;     // 1152 bytes: a multiple of 128, so rows need a swizzle
+constexpr int kChunks = kMlaRow / 8;       // 16-byte pieces per row (72 = 9 groups of 8)
+constexpr int kKSteps = kMlaRow / 16;      // k-steps of the QKᵀ MMAs
 constexpr int kMaxSplits = 128;
-// Shared-memory row of a staged latent: 578 bf16 = 289 words, an odd count, so lane t reading
-// word i of row t hits bank (289 t + i) % 32: all different.
-constexpr int kRowPad = kMlaRow + 2;
-constexpr int kQBytes = kHeadsPerBlock * kMlaRow * 4;
-constexpr int kSmemBytes = kQBytes + kTile * kRowPad * 2;
-constexpr int kDimsPerLane = kMlaLatent / 32;
+constexpr float kLog2e = 1.4426950408889634f;
+
+// RT = 16-head row tiles per block (1, 2 or 4: 16, 32 or 64 heads, padded with zero query rows).
+// QKᵀ: warp w owns row tile w / kWpr and tokens [(w % kWpr) kTw, +kTw) of the tile (kNt n-tiles of
+// 8).
+// PV: warp w owns output columns [64 w, 64 w + 64) for all RT row tiles.
+template <int RT>
+struct Cfg {
+  static constexpr int kHeads = 16 * RT;
+  static constexpr int kWpr = kWarps / RT;
+  static constexpr int kTw = kTileN / kWpr;
+  static constexpr int kNt = kTw / 8;
+  static constexpr int kQBytes = kHeads * kRowBytes;
+  static constexpr int kKvBytes = kTileN * kRowBytes;
+  static constexpr int kPBytes = kHeads * kTileN * 2;  // P as bf16, rows of 128 bytes
+  static constexpr int kOffKv = kQBytes;               // two stages
+  static constexpr int kOffP = kOffKv + 2 * kKvBytes;
+  static constexpr int kOffRed = kOffP + kPBytes;      // [kWpr][kHeads] fp32: row max, then l
+  static constexpr int kOffAlpha = kOffRed + kWpr * kHeads * 4;
+  static constexpr int kOffM = kOffAlpha + kHeads * 4;
+  static constexpr int kSmem = kOffM + kHeads * 4;
+};
+static_assert(Cfg<4>::kSmem <= 232448, "64-head block exceeds the H100 shared memory");
 
 struct MlaParams {
   MlaDecodeShape s;
   MlaDecodeArgs a;
   int splits = 1;
-  float* part_ml = nullptr;  // [batch, heads, splits] (m, l)
-  float* part_o = nullptr;   // [batch, heads, splits, 512]
+  float* part_ml = nullptr;  // [batch, heads, splits] (m in log2 units, l)
+  float* part_o = nullptr;   // [batch, heads, splits, 512], unnormalised
 };
 
-__device__ __forceinline__ float Lo(uint32_t w) { return __uint_as_float(w << 16); }
-__device__ __forceinline__ float Hi(uint32_t w) { return __uint_as_float(w & 0xffff0000u); }
+// Byte offset of 16-byte piece `chunk` of latent row `row`: the low three bits of the chunk are
+// XORed with the row, so the 8 rows of one ldmatrix 8x8 read hit 8 different bank groups.
+__device__ __forceinline__ uint32_t SwzRow(int row, int chunk) {
+  return row * kRowBytes + ((chunk ^ (row & 7)) << 4);
+}
 
-__global__ void __launch_bounds__(kThreads) MlaSplitKernel(MlaParams p) {
-  extern __shared__ __align__(16) unsigned char smem[];
-  float* q_s = reinterpret_cast<float*>(smem);                         // [16][576]
-  uint16_t* k_s = reinterpret_cast<uint16_t*>(smem + kQBytes);         // [32][578]
-  const int split = blockIdx.x, chunk = blockIdx.y, b = blockIdx.z;
-  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  const int H = p.s.num_heads;
-  const int h0 = chunk * kHeadsPerBlock;
-  const int heads_here = min(kHeadsPerBlock, H - h0);
-  const int len = p.a.seq_lens[b];
-  // The splits divide this sequence's own length (whole tiles each), whatever max_seq_len is.
-  const int per_split = ((len + p.splits - 1) / p.splits + kTile - 1) / kTile * kTile;
-  const int start = split * per_split;
-  const int end = min(len, start + per_split);
+__device__ __forceinline__ void CpAsync16S(uint32_t dst, const void* src, int src_bytes) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src),
+               "r"(src_bytes));
+}
+__device__ __forceinline__ void Ldsm4(uint32_t addr, uint32_t (&r)[4]) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+__device__ __forceinline__ void Ldsm2(uint32_t addr, uint32_t& r0, uint32_t& r1) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];"
+               : "=r"(r0), "=r"(r1)
+               : "r"(addr));
+}
+__device__ __forceinline__ void Ldsm4T(uint32_t addr, uint32_t (&r)[4]) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+__device__ __forceinline__ void Mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                    uint32_t b1) {
+  device::MmaBf16(d, a[0], a[1], a[2], a[3], b0, b1);
+}
 
-  for (int i = tid; i < kHeadsPerBlock * kMlaRow; i += kThreads) {
-    const int h = i / kMlaRow, d = i % kMlaRow;
-    q_s[i] = h < heads_here
-                 ? device::Bf16ToFloat(p.a.q[(static_cast<int64_t>(b) * H + h0 + h) * kMlaRow + d])
-                 : 0.f;
-  }
+// One block per (head group, split, sequence). Per 64-token tile: S = Q Kᵀ (tensor cores, Q and
+// the tile in shared memory), online softmax in the log2 domain with the row max shared between
+// the warps of a row tile, P (bf16) through shared memory, O += P V with V = the tile's first 512
+// columns. The next tile streams in (cp.async) while this one is computed.
+template <int RT>
+__global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaParams p) {
+  using C = Cfg<RT>;
+  extern __shared__ __align__(128) unsigned char smem[];
+  const uint32_t sbase = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+  float* red = reinterpret_cast<float*>(smem + C::kOffRed);
+  float* alpha_s = reinterpret_cast<float*>(smem + C::kOffAlpha);
+  float* m_s = reinterpret_cast<float*>(smem + C::kOffM);
+  const int group = blockIdx.x, split = blockIdx.y, b = blockIdx.z;
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int g = lane >> 2, tig = lane & 3, x7 = lane & 7;
+  const int H = p.s.num_heads, page_size = p.s.page_size;
+  const int h0 = group * C::kHeads;
+  const int heads_here = min(C::kHeads, H - h0);
+  const int len = min(max(p.a.seq_lens[b], 0), p.s.max_seq_len);
+  // The splits divide this sequence's own tiles, whatever max_seq_len is.
+  const int tiles = (len + kTileN - 1) / kTileN;
+  const int per_split = (tiles + p.splits - 1) / p.splits;
+  const int tile_begin = split * per_split;
+  const int num_tiles = max(0, min(tiles, tile_begin + per_split) - tile_begin);
+  const int end = min(len, (tile_begin + num_tiles) * kTileN);
   const int32_t* table = p.a.block_table + static_cast<int64_t>(b) * p.s.max_pages_per_seq;
-  const float scale = p.a.scale;
-  const int ha = 2 * warp, hb = 2 * warp + 1;  // this warp's heads, local to the block
-  const float2* qa = reinterpret_cast<const float2*>(q_s + ha * kMlaRow);
-  const float2* qb = reinterpret_cast<const float2*>(q_s + hb * kMlaRow);
-  float m_a = -INFINITY, m_b = -INFINITY, l_a = 0.f, l_b = 0.f;
-  float acc_a[kDimsPerLane], acc_b[kDimsPerLane];
-#pragma unroll
-  for (int j = 0; j < kDimsPerLane; ++j) acc_a[j] = acc_b[j] = 0.f;
 
-  for (int t0 = start; t0 < end; t0 += kTile) {
-    const int n = min(kTile, end - t0);
-    __syncthreads();  // q_s written / the previous tile consumed
-    // Stage n latent rows: 72 16-byte chunks per row, stored as four words (rows are 4-aligned).
-    for (int c = tid; c < kTile * (kMlaRow / 8); c += kThreads) {
-      const int r = c / (kMlaRow / 8), k = c % (kMlaRow / 8);
-      if (r >= n) continue;
-      const int token = t0 + r;
-      const int64_t page = table[token / p.s.page_size];
-      const uint4 v = __ldg(reinterpret_cast<const uint4*>(
-          p.a.cache + (page * p.s.page_size + token % p.s.page_size) * kMlaRow + k * 8));
-      uint32_t* dst = reinterpret_cast<uint32_t*>(k_s + r * kRowPad + k * 8);
-      dst[0] = v.x;
-      dst[1] = v.y;
-      dst[2] = v.z;
-      dst[3] = v.w;
+  if (tid < C::kHeads) m_s[tid] = -INFINITY;
+
+  // Warp w stages rows [8 w, 8 w + 8): lane r < 8 looks up row r's page, then the warp copies
+  // the 8 x 72 pieces (18 per lane, consecutive lanes on consecutive pieces). Rows past `end`
+  // are zero-filled so that 0-weighted tokens never meet stale (possibly NaN) bits.
+  auto load_tile = [&](int tile, int stage) {
+    const int t = tile * kTileN + warp * 8 + x7;
+    long long off = -1;
+    if (t < end) {
+      const int64_t page = table[t / page_size];
+      off = (page * page_size + t % page_size) * kMlaRow;
     }
-    __syncthreads();
-    // Scores: lane = token.
-    float s_a = -INFINITY, s_b = -INFINITY;
-    if (lane < n) {
-      const uint32_t* row = reinterpret_cast<const uint32_t*>(k_s + lane * kRowPad);
-      float da = 0.f, db = 0.f;
-#pragma unroll 8
-      for (int i = 0; i < kMlaRow / 2; ++i) {
-        const uint32_t w = row[i];
-        const float k0 = Lo(w), k1 = Hi(w);
-        const float2 a = qa[i], bq = qb[i];
-        da = fmaf(a.x, k0, fmaf(a.y, k1, da));
-        db = fmaf(bq.x, k0, fmaf(bq.y, k1, db));
+    const uint32_t dst = sbase + C::kOffKv + stage * C::kKvBytes;
+#pragma unroll
+    for (int i = 0; i < 8 * kChunks / 32; ++i) {
+      const int piece = lane + 32 * i;
+      const int r = piece / kChunks, ch = piece - r * kChunks;
+      const long long row_off = __shfl_sync(0xffffffffu, off, r);
+      const uint16_t* src = row_off >= 0 ? p.a.cache + row_off + ch * 8 : p.a.cache;
+      CpAsync16S(dst + SwzRow(warp * 8 + r, ch), src, row_off >= 0 ? 16 : 0);
+    }
+  };
+
+  if (num_tiles > 0) {
+    for (int c = tid; c < C::kHeads * kChunks; c += kThreads) {
+      const int r = c / kChunks, ch = c - r * kChunks;
+      const bool ok = r < heads_here;
+      const uint16_t* src =
+          ok ? p.a.q + (static_cast<int64_t>(b) * H + h0 + r) * kMlaRow + ch * 8 : p.a.q;
+      CpAsync16S(sbase + SwzRow(r, ch), src, ok ? 16 : 0);
+    }
+    load_tile(tile_begin, 0);
+  }
+  device::CpAsyncCommit();
+
+  const int rt = warp / C::kWpr, ts = warp % C::kWpr;  // QKᵀ role
+  const int row0 = rt * 16 + g, row1 = row0 + 8;       // this thread's S rows
+  const float sl2 = p.a.scale * kLog2e;
+  float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.f, l1 = 0.f;
+  float o[RT][8][4];
+#pragma unroll
+  for (int r = 0; r < RT; ++r)
+#pragma unroll
+    for (int j = 0; j < 8; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) o[r][j][e] = 0.f;
+
+  // ldmatrix lane addressing (lane 8 i + j gives row j of 8x8 matrix i).
+  //   A (16x16 of Q or P): rows (lane & 7) + 8 ((lane >> 3) & 1), k-half lane >> 4.
+  //   B of QKᵀ (tokens x 16 dims, plain): tokens (lane & 7) + 8 (lane >> 4), k-half (lane >> 3) & 1.
+  //   B of PV (16 tokens x 16 dims, .trans): tokens (lane & 7) + 8 ((lane >> 3) & 1), dim-half
+  //   lane >> 4.
+  // Every addressed row has row & 7 == lane & 7 and the chunk is even + half, so the swizzled
+  // chunk is even ^ (half ^ (lane & 7)): the XOR terms are precomputed below.
+  const int a_row = x7 + 8 * ((lane >> 3) & 1);
+  const uint32_t q_addr = sbase + (rt * 16 + a_row) * kRowBytes;
+  const uint32_t a_xor = ((lane >> 4) ^ x7) << 4;
+  const int kb_row = ts * C::kTw + x7 + (C::kNt >= 2 ? 8 * (lane >> 4) : 0);
+  const uint32_t b_xor = (((lane >> 3) & 1) ^ x7) << 4;
+  const uint32_t p_addr = sbase + C::kOffP + a_row * 128;
+  const uint32_t v_xor = ((lane >> 4) ^ x7) << 4;
+
+  for (int i = 0; i < num_tiles; ++i) {
+    device::CpAsyncWait<0>();
+    __syncthreads();  // tile i visible; every warp is done with tile i - 1 (its stage, P, red)
+    if (i + 1 < num_tiles) load_tile(tile_begin + i + 1, (i + 1) & 1);
+    device::CpAsyncCommit();
+    const uint32_t kv = sbase + C::kOffKv + (i & 1) * C::kKvBytes;
+    const int t0 = (tile_begin + i) * kTileN;
+
+    // S = Q Kᵀ for this warp's 16 heads x kTw tokens.
+    float s[C::kNt][4];
+#pragma unroll
+    for (int j = 0; j < C::kNt; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
+    const uint32_t k_addr = kv + kb_row * kRowBytes;
+#pragma unroll 12
+    for (int kk = 0; kk < kKSteps; ++kk) {
+      uint32_t a[4];
+      Ldsm4(q_addr + ((32u * kk) ^ a_xor), a);
+      const uint32_t kc = (32u * kk) ^ b_xor;
+      if constexpr (C::kNt == 1) {
+        uint32_t b0, b1;
+        Ldsm2(k_addr + kc, b0, b1);
+        Mma(s[0], a, b0, b1);
+      } else {
+#pragma unroll
+        for (int jp = 0; jp < C::kNt / 2; ++jp) {
+          uint32_t bb[4];
+          Ldsm4(k_addr + jp * 16 * kRowBytes + kc, bb);
+          Mma(s[2 * jp], a, bb[0], bb[1]);
+          Mma(s[2 * jp + 1], a, bb[2], bb[3]);
+        }
       }
-      s_a = da * scale;
-      s_b = db * scale;
     }
-    // Online softmax per head; every lane holds the running (m, l).
-    const float new_a = fmaxf(m_a, device::WarpMax(s_a)), new_b = fmaxf(m_b, device::WarpMax(s_b));
-    const float p_a = lane < n ? expf(s_a - new_a) : 0.f;
-    const float p_b = lane < n ? expf(s_b - new_b) : 0.f;
-    const float c_a = m_a == -INFINITY ? 0.f : expf(m_a - new_a);
-    const float c_b = m_b == -INFINITY ? 0.f : expf(m_b - new_b);
-    l_a = l_a * c_a + device::WarpSum(p_a);
-    l_b = l_b * c_b + device::WarpSum(p_b);
-    m_a = new_a;
-    m_b = new_b;
+    // Scale into the log2 domain, mask tokens past the split's end, row max over the quad.
+    float mx0 = -INFINITY, mx1 = -INFINITY;
 #pragma unroll
-    for (int j = 0; j < kDimsPerLane; ++j) {
-      acc_a[j] *= c_a;
-      acc_b[j] *= c_b;
+    for (int j = 0; j < C::kNt; ++j) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int tok = t0 + ts * C::kTw + j * 8 + 2 * tig + (e & 1);
+        const float v = tok < end ? s[j][e] * sl2 : -INFINITY;
+        s[j][e] = v;
+        if (e < 2) {
+          mx0 = fmaxf(mx0, v);
+        } else {
+          mx1 = fmaxf(mx1, v);
+        }
+      }
     }
-    // Values: lane owns dims lane + 32 j of the latent.
-    for (int r = 0; r < n; ++r) {
-      const float pa = __shfl_sync(0xffffffffu, p_a, r);
-      const float pb = __shfl_sync(0xffffffffu, p_b, r);
-      const uint16_t* v = k_s + r * kRowPad + lane;
+    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+    if (tig == 0) {
+      red[ts * C::kHeads + row0] = mx0;
+      red[ts * C::kHeads + row1] = mx1;
+    }
+    __syncthreads();  // the row tile's partial maxima
 #pragma unroll
-      for (int j = 0; j < kDimsPerLane; ++j) {
-        const float x = device::Bf16ToFloat(v[32 * j]);
-        acc_a[j] = fmaf(pa, x, acc_a[j]);
-        acc_b[j] = fmaf(pb, x, acc_b[j]);
+    for (int w = 0; w < C::kWpr; ++w) {
+      mx0 = fmaxf(mx0, red[w * C::kHeads + row0]);
+      mx1 = fmaxf(mx1, red[w * C::kHeads + row1]);
+    }
+    // Every warp of a row tile derives the same new max; a tile always holds a valid token, the
+    // guard only keeps -inf - -inf out.
+    const float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
+    const float base0 = mn0 == -INFINITY ? 0.f : mn0, base1 = mn1 == -INFINITY ? 0.f : mn1;
+    const float al0 = exp2f(m0 - base0), al1 = exp2f(m1 - base1);
+    m0 = mn0;
+    m1 = mn1;
+    l0 *= al0;
+    l1 *= al1;
+    unsigned char* p_s = smem + C::kOffP;
+#pragma unroll
+    for (int j = 0; j < C::kNt; ++j) {
+      const __nv_bfloat162 lo =
+          __floats2bfloat162_rn(exp2f(s[j][0] - base0), exp2f(s[j][1] - base0));
+      const __nv_bfloat162 hi =
+          __floats2bfloat162_rn(exp2f(s[j][2] - base1), exp2f(s[j][3] - base1));
+      // l sums the rounded weights that PV uses, so numerator and denominator agree.
+      l0 += __low2float(lo) + __high2float(lo);
+      l1 += __low2float(hi) + __high2float(hi);
+      const int chunk = ts * C::kNt + j;  // 8 tokens = one 16-byte piece of a P row
+      const int sw = ((chunk ^ g) << 4) + 4 * tig;  // row0 & 7 == row1 & 7 == g
+      *reinterpret_cast<__nv_bfloat162*>(p_s + row0 * 128 + sw) = lo;
+      *reinterpret_cast<__nv_bfloat162*>(p_s + row1 * 128 + sw) = hi;
+    }
+    if (ts == 0 && tig == 0) {
+      alpha_s[row0] = al0;
+      alpha_s[row1] = al1;
+      m_s[row0] = mn0;
+      m_s[row1] = mn1;
+    }
+    __syncthreads();  // P and the rescale factors
+
+    // O = O * alpha + P V over this warp's 64 columns.
+#pragma unroll
+    for (int r = 0; r < RT; ++r) {
+      const float a0 = alpha_s[r * 16 + g], a1 = alpha_s[r * 16 + g + 8];
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+        o[r][j][0] *= a0;
+        o[r][j][1] *= a0;
+        o[r][j][2] *= a1;
+        o[r][j][3] *= a1;
+      }
+    }
+    const uint32_t v_addr = kv + a_row * kRowBytes + warp * 128;  // piece 8 w of the row
+#pragma unroll
+    for (int kt = 0; kt < kTileN / 16; ++kt) {
+      uint32_t pa[RT][4];
+#pragma unroll
+      for (int r = 0; r < RT; ++r) Ldsm4(p_addr + r * 16 * 128 + ((32u * kt) ^ a_xor), pa[r]);
+#pragma unroll
+      for (int jp = 0; jp < 4; ++jp) {
+        uint32_t bb[4];
+        Ldsm4T(v_addr + kt * 16 * kRowBytes + ((32u * jp) ^ v_xor), bb);
+#pragma unroll
+        for (int r = 0; r < RT; ++r) {
+          Mma(o[r][2 * jp], pa[r], bb[0], bb[1]);
+          Mma(o[r][2 * jp + 1], pa[r], bb[2], bb[3]);
+        }
       }
     }
   }
-  // The split's partial (m = -inf, l = 0 when it had no tokens).
-  const int heads[2] = {ha, hb};
-  const float ms[2] = {m_a, m_b}, ls[2] = {l_a, l_b};
+
+  // l over the quad, then over the row tile's warps (red's last reads were before the last P
+  // barrier, which every thread has passed).
+  l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+  l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+  l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+  l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+  if (tig == 0) {
+    red[ts * C::kHeads + row0] = l0;
+    red[ts * C::kHeads + row1] = l1;
+  }
+  __syncthreads();
+  auto row_l = [&](int row) {
+    float l = 0.f;
 #pragma unroll
-  for (int k = 0; k < 2; ++k) {
-    if (heads[k] >= heads_here) continue;
-    const int64_t at = (static_cast<int64_t>(b) * H + h0 + heads[k]) * p.splits + split;
-    if (lane == 0) {
-      p.part_ml[2 * at] = ms[k];
-      p.part_ml[2 * at + 1] = ls[k];
+    for (int w = 0; w < C::kWpr; ++w) l += red[w * C::kHeads + row];
+    return l;
+  };
+  const int64_t head0 = static_cast<int64_t>(b) * H + h0;
+#pragma unroll
+  for (int r = 0; r < RT; ++r) {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int row = r * 16 + g + 8 * half;
+      if (row >= heads_here) continue;
+      const int col = warp * 64 + 2 * tig;
+      if (p.splits == 1) {
+        const float l = row_l(row);
+        const float inv = l > 0.f ? 1.f / l : 0.f;
+        __nv_bfloat16* out = reinterpret_cast<__nv_bfloat16*>(p.a.out) +
+                             (head0 + row) * kMlaLatent + col;
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+          *reinterpret_cast<__nv_bfloat162*>(out + 8 * j) = __floats2bfloat162_rn(
+              o[r][j][2 * half] * inv, o[r][j][2 * half + 1] * inv);
+        }
+      } else if (num_tiles > 0) {  // the merge never reads the accumulator of an empty split
+        float* out = p.part_o + ((head0 + row) * p.splits + split) * kMlaLatent + col;
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+          *reinterpret_cast<float2*>(out + 8 * j) =
+              make_float2(o[r][j][2 * half], o[r][j][2 * half + 1]);
+        }
+      }
     }
-    float* o = p.part_o + at * kMlaLatent + lane;
-#pragma unroll
-    for (int j = 0; j < kDimsPerLane; ++j) o[32 * j] = k == 0 ? acc_a[j] : acc_b[j];
+  }
+  if (p.splits > 1 && tid < heads_here) {
+    const int64_t at = (head0 + tid) * p.splits + split;
+    p.part_ml[2 * at] = m_s[tid];  // -inf for an empty split
+    p.part_ml[2 * at + 1] = row_l(tid);
   }
 }
 
-// One block per (head, sequence): o = Σ_s e^(m_s - M) acc_s / Σ_s e^(m_s - M) l_s.
+// One block per (head, sequence), fixed split order:
+//   o = Σ_s 2^(m_s - M) acc_s / Σ_s 2^(m_s - M) l_s.
 __global__ void __launch_bounds__(128) MlaMergeKernel(MlaParams p) {
   const int h = blockIdx.x, b = blockIdx.y;
   const int64_t base = (static_cast<int64_t>(b) * p.s.num_heads + h) * p.splits;
@@ -154,40 +357,68 @@ __global__ void __launch_bounds__(128) MlaMergeKernel(MlaParams p) {
   for (int s = 0; s < p.splits; ++s) {
     const float m = p.part_ml[2 * (base + s)];
     if (m == -INFINITY) continue;
-    const float w = expf(m - mx);
+    const float w = exp2f(m - mx);
     den = fmaf(w, p.part_ml[2 * (base + s) + 1], den);
     const float* acc = p.part_o + (base + s) * kMlaLatent + threadIdx.x;
 #pragma unroll
     for (int j = 0; j < kMlaLatent / 128; ++j) o[j] = fmaf(w, acc[128 * j], o[j]);
   }
   const float inv = den > 0.f ? 1.f / den : 0.f;
-  uint16_t* out = p.a.out + (static_cast<int64_t>(b) * p.s.num_heads + h) * kMlaLatent + threadIdx.x;
+  uint16_t* out =
+      p.a.out + (static_cast<int64_t>(b) * p.s.num_heads + h) * kMlaLatent + threadIdx.x;
 #pragma unroll
   for (int j = 0; j < kMlaLatent / 128; ++j) out[128 * j] = device::FloatToBf16(o[j] * inv);
 }
 
 size_t Align16(size_t n) { return (n + 15) / 16 * 16; }
 
+int RowTiles(int heads) { return heads <= 16 ? 1 : heads <= 32 ? 2 : 4; }
+int HeadGroups(int heads) { return CeilDiv(heads, 16 * RowTiles(heads)); }
+
+template <int RT>
+absl::Status LaunchSplit(const MlaParams& p, const dim3& grid, cudaStream_t stream) {
+  JANUS_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(
+      MlaSplitKernel<RT>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg<RT>::kSmem));
+  MlaSplitKernel<RT><<<grid, kThreads, Cfg<RT>::kSmem, stream>>>(p);
+  JANUS_CUDA_RETURN_IF_LAUNCH_ERROR();
+  return absl::OkStatus();
+}
+
 }  // namespace
 
+// One block per SM (shared memory), blocks of equal work: pick the split count that minimises
+// waves x (tiles per split + the cost of writing a partial, in tiles), fewest splits on ties.
 int MlaDecodeSplits(const MlaDecodeShape& s, int num_sms) {
-  const int chunks = (s.num_heads + kHeadsPerBlock - 1) / kHeadsPerBlock;
-  const int base = std::max(1, s.batch * chunks);
-  int splits = std::max(1, (2 * std::max(num_sms, 1) + base - 1) / base);
-  splits = std::min(splits, kMaxSplits);
-  splits = std::min(splits, std::max(1, (s.max_seq_len + kTile - 1) / kTile));
-  return splits;
+  const int heads = std::clamp(s.num_heads, 1, 128);
+  const int64_t sms = std::max(num_sms, 1);
+  const int64_t blocks = static_cast<int64_t>(std::max(s.batch, 1)) * HeadGroups(heads);
+  const int tiles = std::max(1, CeilDiv(std::max(s.max_seq_len, 0), kTileN));
+  const double partial = 0.25 * RowTiles(heads);  // 2 KB of fp32 per head vs 72 KB per tile
+  int best = 1;
+  double best_cost = INFINITY;
+  for (int n = 1; n <= std::min(kMaxSplits, tiles); ++n) {
+    const double waves = static_cast<double>((blocks * n + sms - 1) / sms);
+    const double cost = waves * (CeilDiv(tiles, n) + (n > 1 ? partial : 0.0));
+    if (cost < best_cost - 1e-9) {
+      best = n;
+      best_cost = cost;
+    }
+  }
+  return best;
 }
 
 size_t MlaDecodeWorkspaceBytes(const MlaDecodeShape& s, int num_sms) {
-  const size_t parts = static_cast<size_t>(std::max(s.batch, 0)) * std::max(s.num_heads, 0) *
-                       MlaDecodeSplits(s, num_sms);
+  const int splits = MlaDecodeSplits(s, num_sms);
+  if (splits == 1) return 16;  // the split kernel writes the output itself
+  const size_t parts =
+      static_cast<size_t>(std::max(s.batch, 0)) * std::max(s.num_heads, 0) * splits;
   return Align16(parts * 2 * sizeof(float)) + parts * kMlaLatent * sizeof(float);
 }
 
 absl::Status LaunchMlaDecode(const MlaDecodeShape& s, const MlaDecodeArgs& a,
                              cudaStream_t stream) {
-  JANUS_KERNEL_CHECK_ARG(s.batch >= 0 && s.num_heads > 0 && s.num_heads <= 128,
+  JANUS_KERNEL_CHECK_ARG(s.batch >= 0 && s.batch <= 65535 && s.num_heads > 0 &&
+                             s.num_heads <= 128,
                          "mla decode: bad sizes (batch ", s.batch, ", heads ", s.num_heads, ")");
   JANUS_KERNEL_CHECK_ARG(s.page_size > 0 && s.max_pages_per_seq > 0 && s.max_seq_len >= 0 &&
                              static_cast<int64_t>(s.max_seq_len) <=
@@ -198,9 +429,11 @@ absl::Status LaunchMlaDecode(const MlaDecodeShape& s, const MlaDecodeArgs& a,
   if (s.batch == 0) return absl::OkStatus();
   JANUS_KERNEL_CHECK_ARG(a.q && a.cache && a.block_table && a.seq_lens && a.out && a.workspace,
                          "mla decode: a required pointer is null");
-  JANUS_KERNEL_CHECK_ARG((reinterpret_cast<uintptr_t>(a.cache) & 15) == 0 &&
-                             (reinterpret_cast<uintptr_t>(a.workspace) & 15) == 0,
-                         "mla decode: cache and workspace must be 16-byte aligned");
+  JANUS_KERNEL_CHECK_ARG((reinterpret_cast<uintptr_t>(a.q) & 15) == 0 &&
+                             (reinterpret_cast<uintptr_t>(a.cache) & 15) == 0 &&
+                             (reinterpret_cast<uintptr_t>(a.workspace) & 15) == 0 &&
+                             (reinterpret_cast<uintptr_t>(a.out) & 3) == 0,
+                         "mla decode: q, cache and workspace must be 16-byte aligned, out 4-byte");
   int sms = 0;
   JANUS_RETURN_IF_ERROR(CurrentDeviceInfo(&sms, nullptr));
   JANUS_KERNEL_CHECK_ARG(a.workspace_bytes >= MlaDecodeWorkspaceBytes(s, sms),
@@ -214,13 +447,20 @@ absl::Status LaunchMlaDecode(const MlaDecodeShape& s, const MlaDecodeArgs& a,
   p.part_ml = static_cast<float*>(a.workspace);
   p.part_o = reinterpret_cast<float*>(static_cast<unsigned char*>(a.workspace) +
                                       Align16(parts * 2 * sizeof(float)));
-  JANUS_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(
-      MlaSplitKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
-  const dim3 grid(p.splits, (s.num_heads + kHeadsPerBlock - 1) / kHeadsPerBlock, s.batch);
-  MlaSplitKernel<<<grid, kThreads, kSmemBytes, stream>>>(p);
-  JANUS_CUDA_RETURN_IF_LAUNCH_ERROR();
-  MlaMergeKernel<<<dim3(s.num_heads, s.batch), 128, 0, stream>>>(p);
-  JANUS_CUDA_RETURN_IF_LAUNCH_ERROR();
+  const int rt = RowTiles(s.num_heads);
+  // Head groups of one (split, sequence) are adjacent blocks: they read the same tiles via L2.
+  const dim3 grid(HeadGroups(s.num_heads), p.splits, s.batch);
+  if (rt == 1) {
+    JANUS_RETURN_IF_ERROR(LaunchSplit<1>(p, grid, stream));
+  } else if (rt == 2) {
+    JANUS_RETURN_IF_ERROR(LaunchSplit<2>(p, grid, stream));
+  } else {
+    JANUS_RETURN_IF_ERROR(LaunchSplit<4>(p, grid, stream));
+  }
+  if (p.splits > 1) {
+    MlaMergeKernel<<<dim3(s.num_heads, s.batch), 128, 0, stream>>>(p);
+    JANUS_CUDA_RETURN_IF_LAUNCH_ERROR();
+  }
   return absl::OkStatus();
 }
 

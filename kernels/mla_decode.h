@@ -5,11 +5,19 @@
 // This is the decode path of the cuda backend for DeepSeek-V2/V3 shapes; the general
 // LaunchPagedAttention (paged_attention.h) covers every other shape and prefill.
 //
-// Blocks: (split, 16-head chunk, sequence), 8 warps, two heads per warp. A block stages tiles of
-// 32 latent rows in shared memory once for its 16 heads; lanes own tokens for the scores and
-// value dims for the output; the splits' (m, l, acc) go to a workspace and a second kernel merges
-// them. No host synchronisation, no allocation: capturable in CUDA graphs (the split count depends
-// only on the shape, not on the lengths).
+// Tensor cores (mma.sync m16n8k16 bf16, fp32 accumulation), in the manner of FlashMLA. Blocks:
+// (head group, split, sequence), 8 warps; a head group is 16, 32 or 64 heads (num_heads <= 16,
+// <= 32, else groups of 64; missing heads are zero query rows). The block keeps its queries in
+// shared memory and streams 64-token tiles of latent rows (gathered through block_table, any
+// page size) with cp.async, two stages; every latent byte is read once per block and the head
+// groups of one sequence read the same tiles back to back (L2). Per tile: S = Q·Kᵀ (warps split
+// heads x tokens), online softmax in the log2 domain, P rounded to bf16 (as FlashAttention does)
+// and shared through shared memory, O += P·V with V = the tile's first 512 columns (warps split
+// the 512 output columns). The split count depends only on the shape (MlaDecodeSplits: fill the
+// SMs with equal blocks); with several splits each writes (m, l, unnormalised o) to the workspace
+// and a second kernel merges them in a fixed order (deterministic); with one split the block
+// writes the output itself. No host synchronisation, no allocation: capturable in CUDA graphs.
+// q and cache must be 16-byte aligned, out 4-byte aligned; seq_lens are clamped to [0, max_seq_len].
 #ifndef JANUS_KERNELS_MLA_DECODE_H_
 #define JANUS_KERNELS_MLA_DECODE_H_
 
