@@ -7,6 +7,9 @@
 //     sums that group of every row's pairs in k order with the router weights (CombineRowGroup).
 // Otherwise four launches: LaunchGroupPairs (one block), GateUpKernel, DownKernel,
 // LaunchUnpermuteRows (k-ordered weighted sum per row).
+// In both paths the down launch is a programmatic dependent launch (sm_90) of the gate/up one, so
+// its launch and block start overlap gate/up's tail; the four-launch DownKernel also requests its
+// first weight steps before it waits for gate/up's grid (its grouping is already complete).
 //
 // (2) and (3) share one skeleton (StreamTile): a persistent grid walks work items
 // (active slot, group of weight rows). A warp owns 16 weight rows (gate/up: 8 gate rows on MMA rows
@@ -107,17 +110,22 @@ constexpr int kGsPosPair = kGsScalars + 4;                   // [kFusedMaxPairs]
 constexpr int kGsPairSlot = kGsPosPair + kFusedMaxPairs;     // [kFusedMaxPairs] local slot or -1
 constexpr int kGsInts = (kGsPairSlot + kFusedMaxPairs + 31) / 32 * 32;  // 1.5 KB
 // 4 resident blocks per SM (228 KB, 1 KB reserved per block) must survive the static grouping.
-static_assert(4 * (SmemBytes<8>() + kGsInts * 4 + 1024) <= 228 * 1024, "fused grouping smem");
+static_assert(4 * (SmemBytes<8>() + kGsInts * 4 + 8 * 64 + 1024) <= 228 * 1024,
+              "fused grouping smem");
 static_assert(4 * (SmemBytes<4>() + kGsInts * 4 + 1024) <= 228 * 1024, "fused grouping smem");
 
 // Streams one work item: rows `row_lo` / `row_hi` (per lane) of K elements against the activations
 // of up to 8*kTiles tokens. `act_row(j)` gives activation row j (j < n_pass) of length K.
 // Every warp of the block calls this with the same K and token set (the barriers are block-wide);
 // warps without rows pass row_valid = false and still take part in staging and barriers.
-template <int kTiles, typename ActRow>
+// `before_stage()` runs after the first kPrefetch weight steps are requested and before the first
+// activation read: the down kernels wait for the gate/up grid there (programmatic dependent
+// launch), so their first weights are in flight while gate/up finishes.
+template <int kTiles, typename ActRow, typename BeforeStage>
 __device__ __forceinline__ void StreamTile(const uint16_t* row_lo, const uint16_t* row_hi,
                                            bool row_valid, int K, int n_pass, ActRow act_row,
-                                           unsigned char* smem, float (&acc)[kTiles][4]) {
+                                           BeforeStage before_stage, unsigned char* smem,
+                                           float (&acc)[kTiles][4]) {
   constexpr int kChunkSteps = ChunkSteps<kTiles>();
   constexpr int kChunkRowBytes = ChunkRowBytes<kTiles>();
   // Chunks are walked in rings of kPrefetch steps so that the weight ring slot of every step is a
@@ -137,15 +145,21 @@ __device__ __forceinline__ void StreamTile(const uint16_t* row_lo, const uint16_
   auto stage = [&](int chunk) {
     unsigned char* buf = smem + (chunk & 1) * (kTiles * 8 * kChunkRowBytes);
     const int k0 = chunk * kChunkSteps * 64;
-    const int chunk_elems = min(kChunkSteps * 64, K - k0);
-    const int pieces_per_row = chunk_elems / 8;
-    for (int i = threadIdx.x; i < rows_staged * pieces_per_row; i += kThreads) {
-      const int r = i / pieces_per_row, piece = i % pieces_per_row;
-      void* dst = buf + r * kChunkRowBytes + piece * 16;
-      if (r < n_pass) {
-        CpAsync16(dst, act_row(r) + k0 + piece * 8, 16);
-      } else {
-        CpAsync16(dst, act_row(0), 0);  // zero-fill: padding tokens of the last tile
+    const int pieces_per_row = min(kChunkSteps * 64, K - k0) / 8;
+    // A fixed thread -> (row, 16-byte piece) map: no divisions in the loop (a run-time i / pieces
+    // and the caller's row lookups per piece cost more instructions than the MMAs they feed).
+    constexpr int kPieces = kChunkSteps * 8;
+    constexpr int kRowsPerIter = kThreads / kPieces;
+    static_assert(kThreads % kPieces == 0, "whole rows per staging iteration");
+    const int piece = threadIdx.x % kPieces;
+    if (piece < pieces_per_row) {
+      for (int r = threadIdx.x / kPieces; r < rows_staged; r += kRowsPerIter) {
+        void* dst = buf + r * kChunkRowBytes + piece * 16;
+        if (r < n_pass) {
+          CpAsync16(dst, act_row(r) + k0 + piece * 8, 16);
+        } else {
+          CpAsync16(dst, act_row(0), 0);  // zero-fill: padding tokens of the last tile
+        }
       }
     }
     CpAsyncCommit();
@@ -162,9 +176,10 @@ __device__ __forceinline__ void StreamTile(const uint16_t* row_lo, const uint16_
     }
   };
 
-  stage(0);
 #pragma unroll
   for (int u = 0; u < kPrefetch; ++u) load_step(w[u], u);
+  before_stage();
+  stage(0);
 
   // One staged chunk. kRing = (c * kChunkSteps) % kPrefetch, passed as a constant.
   auto chunk_body = [&](int c, auto ring_const) {
@@ -182,16 +197,34 @@ __device__ __forceinline__ void StreamTile(const uint16_t* row_lo, const uint16_
       const int step = c * kChunkSteps + u;
       uint4(&ws)[4] = w[(kRing + u) % kPrefetch];
       if (row_valid && step < steps) {
+        // Tiles in pairs: two independent accumulator chains per MMA step, and a uniform branch
+        // out at the pass's last tile instead of issuing predicated-off MMAs for the rest
+        // (ncu at 64 tokens: ~8.8 cycles between a warp's instructions, a third of them waiting
+        // on the previous MMA of the same accumulator).
 #pragma unroll
-        for (int j = 0; j < kTiles; ++j) {
-          if (j < tiles_used) {
-            const unsigned char* brow = buf + (j * 8 + lane / 4) * kChunkRowBytes + u * 128 + q * 16;
-            const uint4 b0 = *reinterpret_cast<const uint4*>(brow);
-            const uint4 b1 = *reinterpret_cast<const uint4*>(brow + 64);
+        for (int j = 0; j < kTiles; j += 2) {
+          if (j >= tiles_used) break;
+          const unsigned char* brow = buf + (j * 8 + lane / 4) * kChunkRowBytes + u * 128 + q * 16;
+          const uint4 b0 = *reinterpret_cast<const uint4*>(brow);
+          const uint4 b1 = *reinterpret_cast<const uint4*>(brow + 64);
+          if (kTiles == 1 || j + 1 >= tiles_used) {
             MmaBf16(acc[j], ws[0].x, ws[2].x, ws[0].y, ws[2].y, b0.x, b0.y);
             MmaBf16(acc[j], ws[0].z, ws[2].z, ws[0].w, ws[2].w, b0.z, b0.w);
             MmaBf16(acc[j], ws[1].x, ws[3].x, ws[1].y, ws[3].y, b1.x, b1.y);
             MmaBf16(acc[j], ws[1].z, ws[3].z, ws[1].w, ws[3].w, b1.z, b1.w);
+          } else {
+            constexpr int j1 = kTiles == 1 ? 0 : 1;  // acc[j + j1]: in range for every kTiles
+            const unsigned char* brow1 = brow + 8 * kChunkRowBytes;
+            const uint4 c0 = *reinterpret_cast<const uint4*>(brow1);
+            const uint4 c1 = *reinterpret_cast<const uint4*>(brow1 + 64);
+            MmaBf16(acc[j], ws[0].x, ws[2].x, ws[0].y, ws[2].y, b0.x, b0.y);
+            MmaBf16(acc[j + j1], ws[0].x, ws[2].x, ws[0].y, ws[2].y, c0.x, c0.y);
+            MmaBf16(acc[j], ws[0].z, ws[2].z, ws[0].w, ws[2].w, b0.z, b0.w);
+            MmaBf16(acc[j + j1], ws[0].z, ws[2].z, ws[0].w, ws[2].w, c0.z, c0.w);
+            MmaBf16(acc[j], ws[1].x, ws[3].x, ws[1].y, ws[3].y, b1.x, b1.y);
+            MmaBf16(acc[j + j1], ws[1].x, ws[3].x, ws[1].y, ws[3].y, c1.x, c1.y);
+            MmaBf16(acc[j], ws[1].z, ws[3].z, ws[1].w, ws[3].w, b1.z, b1.w);
+            MmaBf16(acc[j + j1], ws[1].z, ws[3].z, ws[1].w, ws[3].w, c1.z, c1.w);
           }
         }
       }
@@ -223,6 +256,8 @@ __device__ __forceinline__ float Silu(float v) { return v / (1.0f + __expf(-v));
 template <int kTiles>
 __global__ void __launch_bounds__(kThreads, MinBlocksPerSm<kTiles>()) GateUpKernel(FfnParams p) {
   extern __shared__ __align__(128) unsigned char smem[];
+  __shared__ const uint16_t* act_rows[kTiles * 8];  // this pass's token rows of x
+  device::LaunchDependents();  // the down launch may start streaming its weights now
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q = lane % 4;
   const int n_active = p.g.scalars[0];
   const int groups = (p.inter + kWarps * 8 - 1) / (kWarps * 8);
@@ -239,10 +274,12 @@ __global__ void __launch_bounds__(kThreads, MinBlocksPerSm<kTiles>()) GateUpKern
       const int n_pass = min(kTiles * 8, count - base);
       float acc[kTiles][4];
       const int32_t* pairs = p.g.pos_pair + begin + base;
-      auto act_row = [&](int j) {
-        return p.x + static_cast<size_t>(pairs[j] / p.top_k) * p.hidden;
-      };
-      StreamTile<kTiles>(row_lo, row_hi, row_valid, p.hidden, n_pass, act_row, smem, acc);
+      for (int j = threadIdx.x; j < n_pass; j += kThreads) {
+        act_rows[j] = p.x + static_cast<size_t>(pairs[j] / p.top_k) * p.hidden;
+      }
+      __syncthreads();  // the previous pass's StreamTile ended with a barrier too
+      auto act_row = [&](int j) { return act_rows[j]; };
+      StreamTile<kTiles>(row_lo, row_hi, row_valid, p.hidden, n_pass, act_row, [] {}, smem, acc);
       if (row_valid) {
 #pragma unroll
         for (int j = 0; j < kTiles; ++j) {
@@ -257,6 +294,9 @@ __global__ void __launch_bounds__(kThreads, MinBlocksPerSm<kTiles>()) GateUpKern
 }
 
 // Item = (active slot, kWarps * 16 hidden rows). Output y[pos] = down h[pos] (fp32).
+// Launched as a programmatic dependent of GateUpKernel: the grouping (written by the grouping
+// launch before GateUpKernel started) is read at once, the first weight steps are requested, and
+// only h waits for GateUpKernel (StreamTile's before_stage).
 template <int kTiles>
 __global__ void __launch_bounds__(kThreads, MinBlocksPerSm<kTiles>()) DownKernel(FfnParams p) {
   extern __shared__ __align__(128) unsigned char smem[];
@@ -276,7 +316,8 @@ __global__ void __launch_bounds__(kThreads, MinBlocksPerSm<kTiles>()) DownKernel
       float acc[kTiles][4];
       const uint16_t* h0 = p.h + static_cast<size_t>(begin + base) * p.inter;
       auto act_row = [&](int j) { return h0 + static_cast<size_t>(j) * p.inter; };
-      StreamTile<kTiles>(row_lo, row_hi, row_valid, p.inter, n_pass, act_row, smem, acc);
+      StreamTile<kTiles>(row_lo, row_hi, row_valid, p.inter, n_pass, act_row,
+                         [] { device::GridDependencyWait(); }, smem, acc);
       if (row_valid) {
 #pragma unroll
         for (int j = 0; j < kTiles; ++j) {
@@ -397,6 +438,8 @@ template <int kTiles>
 __global__ void __launch_bounds__(kThreads, MinBlocksPerSm<kTiles>())
     FusedGateUpKernel(FusedParams p) {
   extern __shared__ __align__(128) unsigned char smem[];
+  __shared__ const uint16_t* act_rows[kTiles * 8];  // this pass's token rows of x
+  device::LaunchDependents();  // the down launch may start streaming its weights now
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q = lane % 4;
   if (blockIdx.x == 0) {
     for (int i = threadIdx.x; i < p.hidden / (kWarps * 16); i += kThreads) p.done[i] = 0;
@@ -427,10 +470,12 @@ __global__ void __launch_bounds__(kThreads, MinBlocksPerSm<kTiles>())
       const int n_pass = min(kTiles * 8, count - base);
       float acc[kTiles][4];
       const int* pairs = grouping(3, begin + base);
-      auto act_row = [&](int j) {
-        return p.x + static_cast<size_t>(pairs[j] / p.top_k) * p.hidden;
-      };
-      StreamTile<kTiles>(row_lo, row_hi, row_valid, p.hidden, n_pass, act_row, smem, acc);
+      for (int j = threadIdx.x; j < n_pass; j += kThreads) {
+        act_rows[j] = p.x + static_cast<size_t>(pairs[j] / p.top_k) * p.hidden;
+      }
+      __syncthreads();  // the previous pass's StreamTile ended with a barrier too
+      auto act_row = [&](int j) { return act_rows[j]; };
+      StreamTile<kTiles>(row_lo, row_hi, row_valid, p.hidden, n_pass, act_row, [] {}, smem, acc);
       if (row_valid) {
 #pragma unroll
         for (int j = 0; j < kTiles; ++j) {
@@ -475,12 +520,16 @@ __device__ __noinline__ void CombineRowGroup(const int32_t* pair_pos, const floa
 // the block that finishes the last of a row group's n_active items (done counter, zeroed by the
 // gate/up launch) then sums that row group of every row in k order (CombineRowGroup), so `out` is
 // written without float atomics and bit-reproducibly, whatever order the blocks finish in.
+// Launched as a programmatic dependent of FusedGateUpKernel: its launch and block start overlap
+// gate/up's tail; it waits for gate/up's grid before anything else (a grouping of its own here,
+// to prefetch weights before the wait, spilled registers in the streaming loop).
 template <int kTiles>
 __global__ void __launch_bounds__(kThreads, MinBlocksPerSm<kTiles>())
     FusedDownKernel(FusedParams p) {
   extern __shared__ __align__(128) unsigned char smem[];
   __shared__ int last_of_group;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q = lane % 4;
+  device::GridDependencyWait();  // the grouping, h and the done counters come from gate/up
   const int n_active = p.g.scalars[0];
   const int groups = p.hidden / (kWarps * 16);
   if (n_active == 0) {  // nothing local: every row's sum is empty
@@ -503,7 +552,7 @@ __global__ void __launch_bounds__(kThreads, MinBlocksPerSm<kTiles>())
       float acc[kTiles][4];
       const uint16_t* h0 = p.h + static_cast<size_t>(begin + base) * p.inter;
       auto act_row = [&](int j) { return h0 + static_cast<size_t>(j) * p.inter; };
-      StreamTile<kTiles>(row_lo, row_hi, true, p.inter, n_pass, act_row, smem, acc);
+      StreamTile<kTiles>(row_lo, row_hi, true, p.inter, n_pass, act_row, [] {}, smem, acc);
 #pragma unroll
       for (int j = 0; j < kTiles; ++j) {
         const int n = j * 8 + 2 * q;
@@ -579,7 +628,19 @@ absl::Status LaunchPair(GateUpFn gate_up, DownFn down, const Params& p, int smem
       std::max(std::min(8, sms), std::min(max_items_down, sms * std::max(per_sm_down, 1)));
   gate_up<<<grid_gu, kThreads, smem, stream>>>(p);
   JANUS_CUDA_RETURN_IF_LAUNCH_ERROR();
-  down<<<grid_down, kThreads, smem, stream>>>(p);
+  // The down launch is a programmatic dependent of gate/up (see the kernels): its blocks take the
+  // multiprocessors gate/up leaves free while gate/up finishes.
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = dim3(grid_down, 1, 1);
+  cfg.blockDim = dim3(kThreads, 1, 1);
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = stream;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  JANUS_CUDA_RETURN_IF_ERROR(cudaLaunchKernelEx(&cfg, down, p));
   JANUS_CUDA_RETURN_IF_LAUNCH_ERROR();
   return absl::OkStatus();
 }

@@ -100,27 +100,45 @@ __global__ void PermuteRowsKernel(const uint16_t* __restrict__ x, int hidden, in
   }
 }
 
-// One block per row; each thread owns float4 columns and sums the row's pairs in k order.
-__global__ void UnpermuteRowsKernel(const float* __restrict__ y_perm,
-                                    const float* __restrict__ weights, int top_k, int hidden,
-                                    const int32_t* __restrict__ pair_pos, float* __restrict__ out) {
+// Block (row, column group); each thread owns one float4 column and sums the row's pairs in k
+// order. The pair positions and the y loads of up to kBatch pairs are issued before the sums, so a
+// row costs about one memory latency per kBatch pairs instead of two per pair, and there are
+// enough blocks that every multiprocessor has loads in flight at decode batch sizes (one 256-thread
+// block per row measured 6.6 us for 32 rows x 2048 on H100).
+constexpr int kUnpermuteThreads = 128;
+__global__ void __launch_bounds__(kUnpermuteThreads)
+    UnpermuteRowsKernel(const float* __restrict__ y_perm, const float* __restrict__ weights,
+                        int top_k, int hidden, const int32_t* __restrict__ pair_pos,
+                        float* __restrict__ out) {
+  constexpr int kBatch = 8;
   const int row = blockIdx.x;
+  const int c = (blockIdx.y * kUnpermuteThreads + threadIdx.x) * 4;
+  if (c >= hidden) return;
   const int32_t* pos = pair_pos + static_cast<int64_t>(row) * top_k;
   const float* w = weights + static_cast<int64_t>(row) * top_k;
-  for (int c = threadIdx.x * 4; c < hidden; c += blockDim.x * 4) {
-    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
-    for (int k = 0; k < top_k; ++k) {
-      const int p = pos[k];
-      if (p < 0) continue;
-      const float wk = w[k];
-      const float4 y = *reinterpret_cast<const float4*>(y_perm + static_cast<int64_t>(p) * hidden + c);
-      acc.x = __fmaf_rn(wk, y.x, acc.x);
-      acc.y = __fmaf_rn(wk, y.y, acc.y);
-      acc.z = __fmaf_rn(wk, y.z, acc.z);
-      acc.w = __fmaf_rn(wk, y.w, acc.w);
+  float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+  for (int k0 = 0; k0 < top_k; k0 += kBatch) {
+    int at[kBatch];
+    float4 y[kBatch];
+#pragma unroll
+    for (int i = 0; i < kBatch; ++i) at[i] = k0 + i < top_k ? pos[k0 + i] : -1;
+#pragma unroll
+    for (int i = 0; i < kBatch; ++i) {
+      if (at[i] >= 0) {
+        y[i] = *reinterpret_cast<const float4*>(y_perm + static_cast<int64_t>(at[i]) * hidden + c);
+      }
     }
-    *reinterpret_cast<float4*>(out + static_cast<int64_t>(row) * hidden + c) = acc;
+#pragma unroll
+    for (int i = 0; i < kBatch; ++i) {
+      if (at[i] < 0) continue;
+      const float wk = w[k0 + i];
+      acc.x = __fmaf_rn(wk, y[i].x, acc.x);
+      acc.y = __fmaf_rn(wk, y[i].y, acc.y);
+      acc.z = __fmaf_rn(wk, y[i].z, acc.z);
+      acc.w = __fmaf_rn(wk, y[i].w, acc.w);
+    }
   }
+  *reinterpret_cast<float4*>(out + static_cast<int64_t>(row) * hidden + c) = acc;
 }
 
 }  // namespace
@@ -192,9 +210,9 @@ absl::Status LaunchUnpermuteRows(const float* y_perm, const float* weights, int 
   JANUS_KERNEL_CHECK_ARG(rows >= 0 && top_k > 0, "unpermute: bad sizes (rows ", rows, ", top_k ",
                          top_k, ")");
   if (rows == 0) return absl::OkStatus();
-  const int threads = std::min(256, std::max(32, CeilDiv(hidden / 4, 32) * 32));
-  UnpermuteRowsKernel<<<rows, threads, 0, stream>>>(y_perm, weights, top_k, hidden,
-                                                    grouping.pair_pos, out);
+  const dim3 grid(rows, CeilDiv(hidden / 4, kUnpermuteThreads));
+  UnpermuteRowsKernel<<<grid, kUnpermuteThreads, 0, stream>>>(y_perm, weights, top_k, hidden,
+                                                              grouping.pair_pos, out);
   JANUS_CUDA_RETURN_IF_LAUNCH_ERROR();
   return absl::OkStatus();
 }

@@ -252,6 +252,23 @@ TEST(GroupedExpertFfn, FusedAndSeparateGroupingPaths) {
   Check(hot, 97);
 }
 
+// One-tile fused calls (<= 8 rows): small and large intermediate sizes, items beyond one per block
+// (DeepSeek-V3 hidden), 64 slots (slot 63 may be active) with remote pairs, one hot slot.
+TEST(GroupedExpertFfn, OneTileFusedShapes) {
+  JANUS_SKIP_WITHOUT_GPU();
+  uint32_t seed = 131;
+  for (int rows : {1, 3, 8}) {
+    Check({rows, 8, 2048, 768, 16, 1}, seed++);   // Qwen3-30B-A3B
+    Check({rows, 4, 192, 1024, 8, 1}, seed++);
+    Check({rows, 4, 192, 1088, 8, 1}, seed++);
+  }
+  Check({8, 8, 7168, 256, 32, 1}, seed++);        // 32 slots x 224 items: several per block
+  Check({2, 8, 256, 64, 64, 2}, seed++);          // slot 63 may be active; remote pairs
+  Case hot{8, 1, 512, 128, 64, 1};                // every row on one slot
+  hot.hot = 0;
+  Check(hot, seed++);
+}
+
 // Repeated calls on one workspace (no re-poisoning in between) give bit-identical results: the
 // done counters of the fused combine are reset by every call, never carried over.
 TEST(GroupedExpertFfn, RepeatedLaunchesOnOneWorkspaceAreBitIdentical) {
