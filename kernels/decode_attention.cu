@@ -1,18 +1,49 @@
-// Split-KV decode attention on CUDA cores.
+// Split-KV decode attention on CUDA cores, a cp.async pipeline over small tiles.
 //
-// Grid (split, kv head, sequence); 128 threads. A block walks its split's tokens in tiles of 128:
-//  QK: thread t owns token t of the tile, reads its K row with 16-byte loads (256 contiguous bytes
-//      for head_dim 128) and forms the scores of the kGroup query heads that share this KV head
-//      (q in shared memory, pre-scaled by scale * log2(e), broadcast reads);
-//  softmax: warp w keeps the running max / sum of heads w, w + 4 (online softmax, base 2);
-//  PV: thread (sub, c) owns 8 dims c and tokens sub, sub + kSubs, ...; V rows are read with
-//      coalesced 16-byte loads and accumulated for all kGroup heads in registers.
-// Each KV byte is read once; GQA shares every K/V load among the group's query heads. The splits
-// of a (sequence, kv head) are merged in the same launch by whichever split block finishes last
-// (a counter per pair in the workspace, see decode_attention.h), in fixed split order, so the
-// result does not depend on which block that is. With one split the block writes o directly.
+// Grid (split, kv head, sequence), 128 threads, 3 blocks per SM. A block serves the kGroup query
+// heads of one KV head over one split of the sequence, so each KV byte is read once; the splits
+// of a (sequence, kv head) are merged through the workspace by the last block to finish (below).
+// A batch-1 variant that merged the splits of a pair inside a thread-block cluster through
+// distributed shared memory (clusters of 8/16 blocks of 384 threads) was tried and measured
+// slower on H100 at every shape it took (q32/kv8 d128: 17.9 vs 14.6 us at 4k, 48.9 vs 38.0 at
+// 16k, 94.6 vs 64.0 at 32k; clusters of 16 did not fit, clusters of 8 used 64 SMs), so it was
+// removed.
+//
+// Loads. A tile is 32 * 128 / head_dim tokens (16 KB of K + V); K and V go to shared memory by
+// cp.async in 16-byte pieces, consecutive lanes taking consecutive pieces of one row (a warp
+// instruction covers whole 256-byte rows: coalesced, few L1 wavefronts). Four stages: the
+// prologue puts three tiles in flight, each iteration waits for one, issues the tile three ahead
+// into the stage freed by the previous iteration (one __syncthreads per tile guards both), and
+// computes. Per SM that is up to 3 x 48 KB of loads in flight (~19 MB over the GPU), far above
+// what HBM latency x bandwidth needs. Rows past the split's end are zero-filled (cp.async
+// src-size 0), so the inner loops need no guards and never see stale shared memory. The block
+// table entries of a tile are read one iteration before its loads are issued.
+//
+// Start-up chain: the q rows, seq_lens[b] and the block-table entries of the first three tiles
+// are independent loads issued together (the table entries do not depend on the length: any
+// entry of the row is readable, and a page past the sequence is never dereferenced); the first
+// K/V loads wait for one memory latency only. q is written to shared memory after them.
+//
+// Compute. Each warp owns 1024 / head_dim tokens of every tile and keeps its own online-softmax
+// state (base 2, q pre-scaled by scale * log2 e), so there are no block barriers inside a tile:
+//  QK: kLanesPerTok (2/4/8) lanes share a token, each dots 4 of its 16-byte K pieces with the
+//      kGroup q vectors, then a shuffle sum. A lane visits its pieces in an order rotated by the
+//      token index, so the 8 lanes of a shared-memory phase hit 8 different bank quads without
+//      padding K rows. q is stored in two planes (elements 0-3 / 4-7 of each piece) for the same
+//      reason.
+//  PV: lane owns head_dim / 32 dims, loops over the warp's tokens (a warp reads whole V rows),
+//      weights come from a per-warp buffer (broadcast reads); all kGroup heads accumulate at once.
+// After the last tile the warps' (m, l, o) are combined in fixed order in shared memory.
+//
+// Splits. One split writes o directly. Several: each writes its partial (o, m, l) to the
+// workspace, and the last block of the (sequence, kv head) to finish merges (a counter per pair,
+// see decode_attention.h): it stages the partials into shared memory with cp.async (one L2 round
+// trip per 64 KB instead of one per 16 loads of each thread) while one warp per head computes
+// the weights, then sums in split order 0..splits-1. The result does not depend on which block
+// merges, so repeated launches are bit-identical.
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/common.cuh"
 #include "kernels/decode_attention.h"
@@ -21,341 +52,410 @@ namespace janus::kernels {
 namespace {
 
 constexpr int kThreads = 128;
-constexpr int kTile = 128;  // tokens per tile (one per thread in the QK phase)
-constexpr int kBlocksPerSm = 4;  // register cap 128: four blocks (16 warps) per multiprocessor
+constexpr int kWarps = kThreads / 32;
+constexpr int kStages = 4;
+constexpr int kStageBytes = 16384;  // K and V tiles of one stage, 8 KB each
+constexpr int kDynSmem = kStages * kStageBytes;
+constexpr int kBlocksPerSm = 3;     // 3 x (64 KB + <= 9 KB static) fits the 228 KB of an SM
+constexpr int kMaxSplits = 128;     // merge weights: [kGroup][kMaxSplits] floats
+constexpr int kMinSplitTokens = 128;
+constexpr float kLog2e = 1.4426950408889634f;
+
+template <int kDim>
+struct Cfg {
+  static constexpr int kTile = 32 * kThreads / kDim;          // tokens per stage
+  static constexpr int kStageBytes = kTile * kDim * 2 * 2;    // K + V, bf16
+  static constexpr int kChunks = kDim / 8;                    // 16-byte pieces per row
+  static constexpr int kRowStep = kThreads / kChunks;         // rows between a thread's pieces
+  static constexpr int kPieces = kTile * kChunks / kThreads;  // pieces per thread per tensor
+  static constexpr int kLanesPerTok = kThreads / kTile;       // QK lanes per token
+  static constexpr int kWarpTok = 32 / kLanesPerTok;          // tokens per warp per tile
+  static constexpr int kDimsPerLane = kDim / 32;              // PV dims per lane
+  static_assert(kPieces == 4 && kChunks / kLanesPerTok == 4, "a thread owns 4 pieces per row set");
+  static_assert(kWarpTok * kWarps == kTile && kWarpTok % 4 == 0, "warps split the tile");
+};
+static_assert(Cfg<64>::kStageBytes == kStageBytes && Cfg<128>::kStageBytes == kStageBytes &&
+                  Cfg<256>::kStageBytes == kStageBytes,
+              "stage size");
+
+template <int kDim, int kGroup>
+struct Smem {
+  // q in two planes [2][kGroup * kChunks][4] during the tile loop; merge weights
+  // [kGroup][kMaxSplits] after it.
+  float misc[kGroup * (kDim > kMaxSplits ? kDim : kMaxSplits)];
+  float p[kWarps][kGroup][1024 / kDim];  // this tile's softmax weights, per warp (kWarpTok)
+  float2 ml[kWarps][kGroup];             // per-warp (m, l) for the block combine
+  int last;
+};
 
 struct Params {
   DecodeAttentionShape s;
   DecodeAttentionArgs a;
   int splits;
   int tokens_per_split;
-  float* part_o;  // [batch, num_heads, splits, head_dim]
-  float* part_ml; // [batch, num_heads, splits, 2]
-  int* counters;  // [batch, num_kv_heads], zero between launches
+  float* part_o;    // [pair][split][kGroup][kDim], pair = b * num_kv_heads + kvh
+  float2* part_ml;  // [pair][split][kGroup]
+  int* counters;    // [pair], zero between launches
+  uint32_t page_mul, page_shift;  // tok / page_size = (umulhi(tok, mul) + tok) >> shift
 };
 
-__device__ __forceinline__ void Unpack8(const uint4& v, float (&f)[8]) {
-  f[0] = device::Bf16Lo(v.x);
-  f[1] = device::Bf16Hi(v.x);
-  f[2] = device::Bf16Lo(v.y);
-  f[3] = device::Bf16Hi(v.y);
-  f[4] = device::Bf16Lo(v.z);
-  f[5] = device::Bf16Hi(v.z);
-  f[6] = device::Bf16Lo(v.w);
-  f[7] = device::Bf16Hi(v.w);
+// Division by page_size for 0 <= n < 2^31 (round-up multiply-shift, as CUTLASS's FastDivmod):
+// shift = ceil(log2 d), mul = floor(2^32 (2^shift - d) / d) + 1.
+void PageDivider(int d, uint32_t* mul, uint32_t* shift) {
+  uint32_t s = 0;
+  while ((int64_t{1} << s) < d) ++s;
+  *shift = s;
+  *mul = static_cast<uint32_t>(((uint64_t{1} << 32) * ((uint64_t{1} << s) - d)) / d + 1);
+}
+__device__ __forceinline__ int PageOf(const Params& p, int tok) {
+  return static_cast<int>((__umulhi(static_cast<uint32_t>(tok), p.page_mul) +
+                           static_cast<uint32_t>(tok)) >> p.page_shift);
 }
 
-// Called by every thread of a split block after its partial (part_o, part_ml) is written, when
-// splits > 1. The block whose arrival completes the count merges the pair's splits:
-// o = sum_s w_s o_s / sum_s w_s l_s, w_s = 2^(m_s - max m), summed in split order 0..splits-1.
-// w_s is zero for empty splits (m_s = -inf), whose part_o is never read. Release/acquire as in
-// CUDA's threadFenceReduction sample: every writer fences before the block barrier that precedes
-// the counter's atomicAdd; the merging block fences after observing the count and reads the
-// partials through L2 (__ldcg), never from a stale L1 line. The merging block resets the counter:
-// every split of this launch has already counted, and the next launch on the ordered stream sees
-// the zero.
+// N consecutive bf16 values (N * 2 bytes, naturally aligned) as floats.
+template <int N>
+__device__ __forceinline__ void LoadBf16(const uint16_t* ptr, float (&f)[N]) {
+  using V = std::conditional_t<N == 2, uint32_t, std::conditional_t<N == 4, uint2, uint4>>;
+  static_assert(sizeof(V) == 2 * N, "2, 4 or 8 values");
+  const V v = *reinterpret_cast<const V*>(ptr);
+  const uint32_t* w = reinterpret_cast<const uint32_t*>(&v);
+#pragma unroll
+  for (int i = 0; i < N / 2; ++i) {
+    f[2 * i] = device::Bf16Lo(w[i]);
+    f[2 * i + 1] = device::Bf16Hi(w[i]);
+  }
+}
+
+// Block-table entry. Volatile so that the compiler keeps the prologue's reads above the
+// length-dependent code instead of sinking them behind it.
+__device__ __forceinline__ int LoadTableEntry(const int32_t* ptr) {
+  int v;
+  asm volatile("ld.global.nc.b32 %0, [%1];" : "=r"(v) : "l"(ptr));
+  return v;
+}
+
+// Merges the pair's splits (called by the last split block to finish): weights
+// w_s = 2^(m_s - max m) / sum_s 2^(m_s - max m) l_s (zero for empty splits, m_s = -inf, whose
+// partial is skipped), o = sum_s w_s o_s in split order. Partials are staged kChunk splits at a
+// time into the (now idle) pipeline buffers through cp.async.cg, i.e. from L2, never from L1.
 template <int kDim, int kGroup>
-__device__ __forceinline__ void MergeIfLast(const Params& p, int b, int kvh, int64_t head0,
-                                            float (*w_s)[kTile], int* last_s) {
-  constexpr int kOut4 = kGroup * kDim / 4;  // float4 outputs of the pair
-  constexpr int kLoads = 16;                // part_o loads in flight per thread
+__device__ __forceinline__ void MergeSplits(const Params& p, int64_t pair, unsigned char* buf_raw,
+                                            float* w_s) {
+  constexpr int kGD = kGroup * kDim, kF4 = kGD / 4;
+  constexpr int kChunk = std::min(kMaxSplits, kDynSmem / (kGD * 4));
+  constexpr int kOwn = (kF4 + kThreads - 1) / kThreads;
+  static_assert(kChunk >= 1, "one partial must fit the staging buffer");
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  const int splits = p.splits;  // <= kTile (ChooseSplits)
-  __threadfence();
-  __syncthreads();
-  if (tid == 0) {
-    int* counter = p.counters + static_cast<int64_t>(b) * p.s.num_kv_heads + kvh;
-    const bool last = atomicAdd(counter, 1) == splits - 1;
-    if (last) atomicExch(counter, 0);
-    *last_s = last;
-  }
-  __syncthreads();
-  if (!*last_s) return;
-  __threadfence();
-  // Normalised weights w_s / sum_s w_s l_s, one warp per head; (m, l) of up to kTile splits are
-  // read kTile / 32 per lane at once.
-  for (int g = warp; g < kGroup; g += kThreads / 32) {
-    const float2* ml = reinterpret_cast<const float2*>(p.part_ml + (head0 + g) * splits * 2);
-    float m[kTile / 32], l[kTile / 32];
-    float mx = -INFINITY;
+  const int splits = p.splits;  // <= kMaxSplits
+  const float4* src = reinterpret_cast<const float4*>(p.part_o) + pair * splits * kF4;
+  float4* buf = reinterpret_cast<float4*>(buf_raw);
+  float4 acc[kOwn];
 #pragma unroll
-    for (int i = 0; i < kTile / 32; ++i) {
-      const int s = lane + 32 * i;
-      float2 v = make_float2(-INFINITY, 0.f);
-      if (s < splits) v = __ldcg(ml + s);
-      m[i] = v.x;
-      l[i] = v.y;
-      mx = fmaxf(mx, v.x);
+  for (int k = 0; k < kOwn; ++k) acc[k] = make_float4(0.f, 0.f, 0.f, 0.f);
+  for (int s0 = 0; s0 < splits; s0 += kChunk) {
+    const int n = min(kChunk, splits - s0);
+    if (s0 > 0) __syncthreads();  // the previous chunk is consumed
+    for (int e = tid; e < n * kF4; e += kThreads) {
+      device::CpAsync16(buf + e, src + s0 * kF4 + e, 16);
     }
-    mx = device::WarpMax(mx);
-    float w[kTile / 32];
-    float den = 0.f;
+    device::CpAsyncCommit();
+    if (s0 == 0) {
+      for (int g = warp; g < kGroup; g += kWarps) {
+        float m[kMaxSplits / 32], l[kMaxSplits / 32];
+        float mx = -INFINITY;
 #pragma unroll
-    for (int i = 0; i < kTile / 32; ++i) {
-      w[i] = mx == -INFINITY || m[i] == -INFINITY ? 0.f : exp2f(m[i] - mx);
-      den += w[i] * l[i];
+        for (int i = 0; i < kMaxSplits / 32; ++i) {
+          const int s = lane + 32 * i;
+          float2 v = make_float2(-INFINITY, 0.f);
+          if (s < splits) v = __ldcg(p.part_ml + (pair * splits + s) * kGroup + g);
+          m[i] = v.x;
+          l[i] = v.y;
+          mx = fmaxf(mx, v.x);
+        }
+        mx = device::WarpMax(mx);
+        float w[kMaxSplits / 32];
+        float den = 0.f;
+#pragma unroll
+        for (int i = 0; i < kMaxSplits / 32; ++i) {
+          w[i] = m[i] == -INFINITY ? 0.f : exp2f(m[i] - mx);
+          den += w[i] * l[i];
+        }
+        den = device::WarpSum(den);
+        const float inv = den > 0.f ? 1.f / den : 0.f;  // every split empty: o = 0
+#pragma unroll
+        for (int i = 0; i < kMaxSplits / 32; ++i) w_s[g * kMaxSplits + lane + 32 * i] = w[i] * inv;
+      }
     }
-    den = device::WarpSum(den);
-    const float inv = den > 0.f ? 1.f / den : 0.f;  // every split empty: o = 0
+    device::CpAsyncWait<0>();
+    __syncthreads();  // weights and every thread's staged partials visible
 #pragma unroll
-    for (int i = 0; i < kTile / 32; ++i) w_s[g][lane + 32 * i] = w[i] * inv;
-  }
-  __syncthreads();
-  for (int i = tid; i < kOut4; i += kThreads) {
-    const int g = i / (kDim / 4), d = (i % (kDim / 4)) * 4;
-    const float* po = p.part_o + (head0 + g) * splits * kDim + d;
-    float4 o = make_float4(0.f, 0.f, 0.f, 0.f);
-    for (int s0 = 0; s0 < splits; s0 += kLoads) {
-      float4 v[kLoads];
-#pragma unroll
-      for (int j = 0; j < kLoads; ++j) {
-        v[j] = make_float4(0.f, 0.f, 0.f, 0.f);
-        if (s0 + j < splits && w_s[g][s0 + j] != 0.f) {
-          v[j] = __ldcg(reinterpret_cast<const float4*>(po + static_cast<int64_t>(s0 + j) * kDim));
+    for (int k = 0; k < kOwn; ++k) {
+      const int f = tid + k * kThreads;
+      if (kF4 % kThreads != 0 && f >= kF4) continue;
+      const float* wg = w_s + (f / (kDim / 4)) * kMaxSplits + s0;
+      for (int s = 0; s < n; ++s) {
+        const float w = wg[s];
+        if (w != 0.f) {  // never touch an empty split's (unwritten) partial
+          const float4 v = buf[s * kF4 + f];
+          acc[k].x += w * v.x;
+          acc[k].y += w * v.y;
+          acc[k].z += w * v.z;
+          acc[k].w += w * v.w;
         }
       }
-#pragma unroll
-      for (int j = 0; j < kLoads; ++j) {
-        const float wj = s0 + j < splits ? w_s[g][s0 + j] : 0.f;
-        o.x += wj * v[j].x;
-        o.y += wj * v[j].y;
-        o.z += wj * v[j].z;
-        o.w += wj * v[j].w;
-      }
     }
-    uint2 packed;
-    packed.x = device::PackBf16x2(o.x, o.y);
-    packed.y = device::PackBf16x2(o.z, o.w);
-    *reinterpret_cast<uint2*>(p.a.out + (head0 + g) * kDim + d) = packed;
   }
-}
-
-template <int kDim, int kGroup>
-__host__ __device__ constexpr int BatchLoads() {
-  return kGroup == 8 ? 8 : 16;  // K loads in flight per thread (the 128-register cap)
-}
-
-// Dynamic shared memory: the V tile [kTile][kDim] bf16, reused after the tile loop for the
-// cross-subgroup reduction [kSubs][kGroup][kDim] fp32.
-template <int kDim, int kGroup>
-constexpr int SplitSmemBytes() {
-  constexpr int v_bytes = kTile * kDim * 2;
-  constexpr int red_bytes = (kThreads / (kDim / 8)) * kGroup * kDim * 4;
-  return v_bytes > red_bytes ? v_bytes : red_bytes;
+  const int64_t head0 = pair * kGroup;
+#pragma unroll
+  for (int k = 0; k < kOwn; ++k) {
+    const int f = tid + k * kThreads;
+    if (kF4 % kThreads != 0 && f >= kF4) continue;
+    uint2 packed;
+    packed.x = device::PackBf16x2(acc[k].x, acc[k].y);
+    packed.y = device::PackBf16x2(acc[k].z, acc[k].w);
+    *reinterpret_cast<uint2*>(p.a.out + head0 * kDim + 4 * f) = packed;
+  }
 }
 
 template <int kDim, int kGroup>
 __global__ void __launch_bounds__(kThreads, kBlocksPerSm) DecodeSplitKernel(Params p) {
-  constexpr int kChunks = kDim / 8;           // 16-byte chunks per row
-  constexpr int kSubs = kThreads / kChunks;   // token sub-groups in the PV phase
-  constexpr int kTokensPerThread = kTile / kSubs;
-  constexpr int kBatch = BatchLoads<kDim, kGroup>();
-  static_assert(kThreads % kChunks == 0 && kTile % kSubs == 0, "bad head_dim");
-  __shared__ __align__(16) float q_s[kGroup][kDim];
-  __shared__ float s_s[kGroup][kTile];
-  __shared__ int row_s[kTile];
-  __shared__ float alpha_s[kGroup], m_run[kGroup], l_run[kGroup];
-  __shared__ int last_s;
-  extern __shared__ __align__(128) unsigned char dyn_smem[];
-  uint16_t* v_s = reinterpret_cast<uint16_t*>(dyn_smem);  // [kTile][kDim] during the loop
-  float* red = reinterpret_cast<float*>(dyn_smem);        // [kSubs][kGroup][kDim] after it
+  using C = Cfg<kDim>;
+  constexpr int kTile = C::kTile, kChunks = C::kChunks, kLanes = C::kLanesPerTok;
+  constexpr int kWarpTok = C::kWarpTok, kDpl = C::kDimsPerLane;
+  constexpr int kGD = kGroup * kDim;
+  static_assert(kWarps * kGD * 4 <= kDynSmem, "the block combine reuses the stage buffers");
+  __shared__ __align__(16) Smem<kDim, kGroup> sm;
+  extern __shared__ __align__(128) unsigned char stage_mem[];
 
   const int split = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z;
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  const int H = p.s.num_heads, Hkv = p.s.num_kv_heads;
+  const int64_t pair = static_cast<int64_t>(b) * p.s.num_kv_heads + kvh;
+  const int64_t head0 = pair * kGroup;  // first q head of the pair (num_heads = Hkv * kGroup)
+  const int ps = p.s.page_size;
   const int start = split * p.tokens_per_split;
   const int32_t* table = p.a.block_table + static_cast<int64_t>(b) * p.s.max_pages_per_seq;
-  // Page of this thread's token in the first tile. Its index does not depend on seq_lens[b], so
-  // it is read together with the length (two dependent reads before K/V instead of three): any
-  // entry of the row is readable, and an id past the sequence's end is never dereferenced (every
-  // K/V access is guarded by t < tile_len). Volatile, so the compiler keeps it above the branch
-  // on the length.
-  int page_next = 0;
-  if (start + tid < static_cast<int64_t>(p.s.max_pages_per_seq) * p.s.page_size) {
-    asm volatile("ld.global.nc.b32 %0, [%1];"
-                 : "=r"(page_next)
-                 : "l"(table + (start + tid) / p.s.page_size));
+
+  // Independent loads first: q, the first tiles' page ids, the length.
+  constexpr int kQPieces = kGD / 8, kQIters = (kQPieces + kThreads - 1) / kThreads;
+  uint4 qv[kQIters];
+  const uint4* qsrc = reinterpret_cast<const uint4*>(p.a.q + head0 * kDim);
+#pragma unroll
+  for (int i = 0; i < kQIters; ++i) {
+    const int e = tid + i * kThreads;
+    if (kQPieces % kThreads == 0 || e < kQPieces) qv[i] = __ldg(qsrc + e);
   }
+  const int row0 = tid / kChunks, chunk = tid % kChunks;
+  const int64_t table_end = static_cast<int64_t>(p.s.max_pages_per_seq) * ps;
+  const int64_t pre_limit = std::min<int64_t>(start + static_cast<int64_t>(p.tokens_per_split),
+                                              table_end);
   const int len = p.a.seq_lens[b];
+  int pre[kStages - 1][C::kPieces];
+#pragma unroll
+  for (int k = 0; k < kStages - 1; ++k) {
+#pragma unroll
+    for (int r = 0; r < C::kPieces; ++r) {
+      const int tok = start + k * kTile + row0 + r * C::kRowStep;
+      pre[k][r] = tok < pre_limit ? LoadTableEntry(table + PageOf(p, tok)) : 0;
+    }
+  }
   const int end = min(len, start + p.tokens_per_split);
-  const int64_t head0 = static_cast<int64_t>(b) * H + kvh * kGroup;
+  const int n_tiles = end > start ? (end - start + kTile - 1) / kTile : 0;
 
-  if (start >= end) {  // nothing here: o = 0 (one split) or an empty partial the merge skips
-    if (p.splits == 1) {
-      for (int i = tid; i < kGroup * kDim; i += kThreads) p.a.out[head0 * kDim + i] = 0;
-      return;
+  const int64_t row_stride = static_cast<int64_t>(p.s.num_kv_heads) * kDim;  // elements per row
+  const uint16_t* kbase = p.a.k_cache + static_cast<int64_t>(kvh) * kDim + chunk * 8;
+  const uint16_t* vbase = p.a.v_cache + static_cast<int64_t>(kvh) * kDim + chunk * 8;
+  // Tile `tile` of the split -> stage tile % kStages: this thread's 4 K and 4 V pieces.
+  auto issue = [&](int tile, const int (&pg)[C::kPieces]) {
+    uint16_t* ks = reinterpret_cast<uint16_t*>(stage_mem + (tile % kStages) * kStageBytes);
+    uint16_t* vs = ks + kTile * kDim;
+#pragma unroll
+    for (int r = 0; r < C::kPieces; ++r) {
+      const int row = row0 + r * C::kRowStep;
+      const int tok = start + tile * kTile + row;
+      const bool valid = tok < end;
+      const int in_page = tok - PageOf(p, tok) * ps;
+      const int64_t cr = valid ? static_cast<int64_t>(pg[r]) * ps + in_page : 0;
+      const int off = row * kDim + chunk * 8;
+      device::CpAsync16(ks + off, kbase + cr * row_stride, valid ? 16 : 0);
+      device::CpAsync16(vs + off, vbase + cr * row_stride, valid ? 16 : 0);
     }
-    if (tid < kGroup) {
-      float* ml = p.part_ml + ((head0 + tid) * p.splits + split) * 2;
-      ml[0] = -INFINITY;
-      ml[1] = 0.f;
-    }
-    MergeIfLast<kDim, kGroup>(p, b, kvh, head0, s_s, &last_s);
-    return;
+  };
+  // One commit per prologue slot and per iteration, tile or not: group g is always tile g.
+#pragma unroll
+  for (int k = 0; k < kStages - 1; ++k) {
+    if (k < n_tiles) issue(k, pre[k]);
+    device::CpAsyncCommit();
   }
-
-
-  constexpr float kLog2e = 1.4426950408889634f;
+  // q -> shared, pre-scaled, in two planes: piece e (head e / kChunks, dims 8 (e % kChunks)...)
+  // has elements 0-3 at q_lo[4e] and 4-7 at q_hi[4e].
+  float* q_lo = sm.misc;
+  float* q_hi = sm.misc + kGD / 2;
   const float qscale = p.a.scale * kLog2e;
-  for (int i = tid; i < kGroup * kDim; i += kThreads) {
-    const int g = i / kDim, d = i % kDim;
-    q_s[g][d] = device::Bf16ToFloat(p.a.q[(head0 + g) * kDim + d]) * qscale;
+#pragma unroll
+  for (int i = 0; i < kQIters; ++i) {
+    const int e = tid + i * kThreads;
+    if (kQPieces % kThreads != 0 && e >= kQPieces) continue;
+    float f[8];
+    LoadBf16<8>(reinterpret_cast<const uint16_t*>(&qv[i]), f);
+    *reinterpret_cast<float4*>(q_lo + 4 * e) =
+        make_float4(f[0] * qscale, f[1] * qscale, f[2] * qscale, f[3] * qscale);
+    *reinterpret_cast<float4*>(q_hi + 4 * e) =
+        make_float4(f[4] * qscale, f[5] * qscale, f[6] * qscale, f[7] * qscale);
   }
-  if (tid < kGroup) {
-    m_run[tid] = -INFINITY;
-    l_run[tid] = 0.f;
+  int pg[C::kPieces];  // page ids of the next tile to issue (kStages - 1 ahead)
+#pragma unroll
+  for (int r = 0; r < C::kPieces; ++r) {
+    const int tok = start + (kStages - 1) * kTile + row0 + r * C::kRowStep;
+    pg[r] = tok < end ? __ldg(table + PageOf(p, tok)) : 0;
   }
-  const int64_t row_stride = static_cast<int64_t>(Hkv) * kDim;  // elements per cache token row
-  const uint16_t* kbase = p.a.k_cache + static_cast<int64_t>(kvh) * kDim;
-  const uint16_t* vbase = p.a.v_cache + static_cast<int64_t>(kvh) * kDim;
 
-  const int chunk = tid % kChunks, sub = tid / kChunks;
-  float acc[kGroup][8];
+  const int tl = lane / kLanes, j = lane % kLanes;  // QK: token of the warp's quarter, slice
+  float m[kGroup], l[kGroup], acc[kGroup][kDpl];
 #pragma unroll
   for (int g = 0; g < kGroup; ++g) {
+    m[g] = -INFINITY;
+    l[g] = 0.f;
 #pragma unroll
-    for (int i = 0; i < 8; ++i) acc[g][i] = 0.f;
+    for (int d = 0; d < kDpl; ++d) acc[g][d] = 0.f;
   }
 
-  for (int tile = start; tile < end; tile += kTile) {
-    const int tile_len = min(kTile, end - tile);
-    const int j = tile + tid;
-    const int64_t row = static_cast<int64_t>(page_next) * p.s.page_size + j % p.s.page_size;
-    if (tid < kTile) row_s[tid] = static_cast<int>(row);
-    // Next tile's page, in flight while this tile is processed.
-    page_next = j + kTile < end ? table[(j + kTile) / p.s.page_size] : 0;
-    __syncthreads();  // row_s complete; the previous tile's readers of v_s / s_s are done
-    // V tile -> shared memory (cp.async), issued together with the K loads below so that one
-    // memory latency per tile is exposed instead of two.
-#pragma unroll
-    for (int u = 0; u < kTokensPerThread; ++u) {
-      const int t = sub + u * kSubs;
-      if (t < tile_len) {
-        device::CpAsync16(v_s + t * kDim + chunk * 8,
-                          vbase + static_cast<int64_t>(row_s[t]) * row_stride + chunk * 8, 16);
-      }
-    }
+  for (int i = 0; i < n_tiles; ++i) {
+    device::CpAsyncWait<kStages - 2>();  // groups 0..i done (kStages - 1 + i committed)
+    __syncthreads();  // tile i visible to all; stage (i - 1) % kStages no longer read
+    if (i + kStages - 1 < n_tiles) issue(i + kStages - 1, pg);
     device::CpAsyncCommit();
-    // QK: one token per thread. Load16 allocates in L1: the warp's 16-byte pieces of a row share
-    // 32-byte sectors, so the second half comes from L1 instead of a second L2 request.
-    {
-      float s[kGroup];
+    if (i + kStages < n_tiles) {
 #pragma unroll
-      for (int g = 0; g < kGroup; ++g) s[g] = 0.f;
-      if (tid < tile_len) {
-        const uint16_t* kp = kbase + row * row_stride;
-#pragma unroll
-        for (int c0 = 0; c0 < kChunks; c0 += kBatch) {
-          uint4 kv[kBatch];
-#pragma unroll
-          for (int c = 0; c < kBatch; ++c) {
-            if (c0 + c < kChunks) kv[c] = device::Load16(kp + (c0 + c) * 8);
-          }
-#pragma unroll
-          for (int c = 0; c < kBatch; ++c) {
-            if (c0 + c >= kChunks) continue;
-            float f[8];
-            Unpack8(kv[c], f);
-#pragma unroll
-            for (int g = 0; g < kGroup; ++g) {
-              const float4 qa = *reinterpret_cast<const float4*>(&q_s[g][(c0 + c) * 8]);
-              const float4 qb = *reinterpret_cast<const float4*>(&q_s[g][(c0 + c) * 8 + 4]);
-              s[g] += qa.x * f[0] + qa.y * f[1] + qa.z * f[2] + qa.w * f[3] + qb.x * f[4] +
-                      qb.y * f[5] + qb.z * f[6] + qb.w * f[7];
-            }
-          }
-        }
-      }
-      if (tid < kTile) {
-#pragma unroll
-        for (int g = 0; g < kGroup; ++g) s_s[g][tid] = tid < tile_len ? s[g] : -INFINITY;
+      for (int r = 0; r < C::kPieces; ++r) {
+        const int tok = start + (i + kStages) * kTile + row0 + r * C::kRowStep;
+        pg[r] = tok < end ? __ldg(table + PageOf(p, tok)) : 0;
       }
     }
-    __syncthreads();
-    // Online softmax statistics, one warp per head.
-    for (int g = warp; g < kGroup; g += kThreads / 32) {
-      float v[kTile / 32];
-      float mx = -INFINITY;
+    const int tile_len = min(kTile, end - (start + i * kTile));
+    if (warp * kWarpTok >= tile_len) continue;  // no valid token in this warp's quarter
+    const uint16_t* ks =
+        reinterpret_cast<const uint16_t*>(stage_mem + (i % kStages) * kStageBytes);
+    const uint16_t* vs = ks + kTile * kDim;
+
+    // QK for token t (zero-filled rows past the end give 0 and are masked below).
+    const int t = warp * kWarpTok + tl;
+    float s[kGroup];
 #pragma unroll
-      for (int i = 0; i < kTile / 32; ++i) {
-        v[i] = s_s[g][lane + 32 * i];
-        mx = fmaxf(mx, v[i]);
-      }
-      mx = device::WarpMax(mx);
-      const float m_old = m_run[g];
-      const float m_new = fmaxf(m_old, mx);
-      float sum = 0.f;
+    for (int g = 0; g < kGroup; ++g) s[g] = 0.f;
 #pragma unroll
-      for (int i = 0; i < kTile / 32; ++i) {
-        const float e = exp2f(v[i] - m_new);  // exp2(-inf) = 0 for padding tokens
-        s_s[g][lane + 32 * i] = e;
-        sum += e;
-      }
-      sum = device::WarpSum(sum);
-      if (lane == 0) {
-        const float alpha = exp2f(m_old - m_new);  // m_old = -inf on the first tile: 0
-        alpha_s[g] = alpha;
-        l_run[g] = l_run[g] * alpha + sum;
-        m_run[g] = m_new;
-      }
-    }
-    device::CpAsyncWait<0>();
-    __syncthreads();  // softmax weights and every thread's V pieces visible
-    // PV from the shared V tile: a warp reads kDim * 2 * (32 / kChunks) contiguous bytes.
-#pragma unroll
-    for (int g = 0; g < kGroup; ++g) {
-      const float alpha = alpha_s[g];
-#pragma unroll
-      for (int i = 0; i < 8; ++i) acc[g][i] *= alpha;
-    }
-#pragma unroll 4
-    for (int u = 0; u < kTokensPerThread; ++u) {
-      const int t = sub + u * kSubs;
-      if (t >= tile_len) break;
-      const uint4 vv = *reinterpret_cast<const uint4*>(v_s + t * kDim + chunk * 8);
+    for (int c = 0; c < 4; ++c) {
+      const int cc = j + kLanes * ((c + t) & 3);  // rotated: conflict-free phases
       float f[8];
-      Unpack8(vv, f);
+      LoadBf16<8>(ks + t * kDim + cc * 8, f);
 #pragma unroll
       for (int g = 0; g < kGroup; ++g) {
-        const float pg = s_s[g][t];
+        const float4 a = *reinterpret_cast<const float4*>(q_lo + 4 * (g * kChunks + cc));
+        const float4 h = *reinterpret_cast<const float4*>(q_hi + 4 * (g * kChunks + cc));
+        const float qf[8] = {a.x, a.y, a.z, a.w, h.x, h.y, h.z, h.w};
 #pragma unroll
-        for (int i = 0; i < 8; ++i) acc[g][i] += pg * f[i];
+        for (int e = 0; e < 8; ++e) s[g] = fmaf(qf[e], f[e], s[g]);
+      }
+    }
+    const bool valid = t < tile_len;
+#pragma unroll
+    for (int g = 0; g < kGroup; ++g) {
+#pragma unroll
+      for (int o = 1; o < kLanes; o <<= 1) s[g] += __shfl_xor_sync(0xffffffffu, s[g], o);
+      s[g] = valid ? s[g] : -INFINITY;
+      float mx = s[g];
+#pragma unroll
+      for (int o = kLanes; o < 32; o <<= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+      const float m_new = fmaxf(m[g], mx);  // finite: the warp has a valid token
+      const float alpha = exp2f(m[g] - m_new);  // 0 on the warp's first tile (m = -inf)
+      const float pr = exp2f(s[g] - m_new);     // 0 for masked tokens
+      l[g] = l[g] * alpha + (j == 0 ? pr : 0.f);  // one lane per token counts it
+      m[g] = m_new;
+      if (j == 0) sm.p[warp][g][tl] = pr;
+#pragma unroll
+      for (int d = 0; d < kDpl; ++d) acc[g][d] *= alpha;
+    }
+    __syncwarp();
+    // PV over the warp's tokens (zero-filled V rows have weight 0 and value 0).
+#pragma unroll
+    for (int u0 = 0; u0 < kWarpTok; u0 += 4) {
+      float4 p4[kGroup];
+#pragma unroll
+      for (int g = 0; g < kGroup; ++g) p4[g] = *reinterpret_cast<const float4*>(&sm.p[warp][g][u0]);
+#pragma unroll
+      for (int uu = 0; uu < 4; ++uu) {
+        float f[kDpl];
+        LoadBf16<kDpl>(vs + (warp * kWarpTok + u0 + uu) * kDim + lane * kDpl, f);
+#pragma unroll
+        for (int g = 0; g < kGroup; ++g) {
+          const float w = uu == 0 ? p4[g].x : uu == 1 ? p4[g].y : uu == 2 ? p4[g].z : p4[g].w;
+#pragma unroll
+          for (int d = 0; d < kDpl; ++d) acc[g][d] = fmaf(w, f[d], acc[g][d]);
+        }
       }
     }
   }
-  __syncthreads();  // v_s is reused as the reduction buffer
+  device::CpAsyncWait<0>();  // only empty groups can be pending; the buffers are reused below
+  __syncthreads();
 
-  // Reduce the kSubs partial accumulators of each (head, dim).
+  // Block combine of the warps, fixed order: o = sum_w 2^(m_w - M) o_w, likewise l.
+  float* red = reinterpret_cast<float*>(stage_mem);  // [kWarps][kGroup][kDim]
 #pragma unroll
   for (int g = 0; g < kGroup; ++g) {
-    float* r = red + (sub * kGroup + g) * kDim + chunk * 8;
-    *reinterpret_cast<float4*>(r) = make_float4(acc[g][0], acc[g][1], acc[g][2], acc[g][3]);
-    *reinterpret_cast<float4*>(r + 4) = make_float4(acc[g][4], acc[g][5], acc[g][6], acc[g][7]);
+#pragma unroll
+    for (int d = 0; d < kDpl; ++d) red[(warp * kGroup + g) * kDim + lane * kDpl + d] = acc[g][d];
+    const float lsum = device::WarpSum(l[g]);
+    if (lane == 0) sm.ml[warp][g] = make_float2(m[g], lsum);
   }
   __syncthreads();
-  if (p.splits == 1) {  // the whole sequence: normalise and write o (l >= 1 for len > 0)
-    for (int i = tid; i < kGroup * kDim; i += kThreads) {
-      const int g = i / kDim, d = i % kDim;
-      float o = 0.f;
+  constexpr int kF4 = kGD / 4;
+  const bool one_split = p.splits == 1;
+  for (int f = tid; f < kF4; f += kThreads) {
+    const int g = f / (kDim / 4);
+    float mx = -INFINITY;
 #pragma unroll
-      for (int s = 0; s < kSubs; ++s) o += red[(s * kGroup + g) * kDim + d];
-      p.a.out[head0 * kDim + i] = device::FloatToBf16(o / l_run[g]);
+    for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, sm.ml[w][g].x);
+    float4 o = make_float4(0.f, 0.f, 0.f, 0.f);
+    float lt = 0.f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) {
+      const float2 mlw = sm.ml[w][g];
+      const float wt = mlw.x == -INFINITY ? 0.f : exp2f(mlw.x - mx);
+      const float4 v = reinterpret_cast<const float4*>(red)[w * kF4 + f];
+      lt += wt * mlw.y;
+      o.x += wt * v.x;
+      o.y += wt * v.y;
+      o.z += wt * v.z;
+      o.w += wt * v.w;
     }
-    return;
+    if (one_split) {  // the whole sequence: normalise (lt = 0 only for an empty sequence)
+      const float inv = lt > 0.f ? 1.f / lt : 0.f;
+      uint2 packed;
+      packed.x = device::PackBf16x2(o.x * inv, o.y * inv);
+      packed.y = device::PackBf16x2(o.z * inv, o.w * inv);
+      *reinterpret_cast<uint2*>(p.a.out + head0 * kDim + 4 * f) = packed;
+    } else {
+      const int64_t slot = pair * p.splits + split;
+      reinterpret_cast<float4*>(p.part_o)[slot * kF4 + f] = o;
+      if (f % (kDim / 4) == 0) p.part_ml[slot * kGroup + g] = make_float2(mx, lt);
+    }
   }
-  for (int i = tid; i < kGroup * kDim; i += kThreads) {
-    const int g = i / kDim, d = i % kDim;
-    float o = 0.f;
-#pragma unroll
-    for (int s = 0; s < kSubs; ++s) o += red[(s * kGroup + g) * kDim + d];
-    p.part_o[((head0 + g) * p.splits + split) * kDim + d] = o;
+  if (one_split) return;
+  // Last block done (release/acquire as in CUDA's threadFenceReduction sample): every writer
+  // fences before the barrier that precedes the counter's atomicAdd; the merging block fences
+  // after observing the count and reads the partials through L2. It resets the counter: every
+  // split of this launch has counted, and the next launch on the ordered stream sees the zero.
+  __threadfence();
+  __syncthreads();
+  if (tid == 0) {
+    int* counter = p.counters + pair;
+    const bool last = atomicAdd(counter, 1) == p.splits - 1;
+    if (last) atomicExch(counter, 0);
+    sm.last = last;
   }
-  if (tid < kGroup) {
-    float* ml = p.part_ml + ((head0 + tid) * p.splits + split) * 2;
-    ml[0] = m_run[tid];
-    ml[1] = l_run[tid];
-  }
-  MergeIfLast<kDim, kGroup>(p, b, kvh, head0, s_s, &last_s);
+  __syncthreads();
+  if (!sm.last) return;
+  __threadfence();
+  MergeSplits<kDim, kGroup>(p, pair, stage_mem, sm.misc);
 }
 
 __global__ void AppendKvKernel(DecodeAttentionShape s, const uint16_t* __restrict__ k_new,
@@ -378,26 +478,25 @@ __global__ void AppendKvKernel(DecodeAttentionShape s, const uint16_t* __restric
   }
 }
 
-// Splits per (sequence, kv head). Resident slots = kBlocksPerSm per multiprocessor. When the
-// (sequence, kv head) pairs do not fill the slots, split each so that the grid is at most one
-// full wave, with at least kMinSplitTokens tokens (one full tile) a split and at most kTile splits
-// (the merge holds one weight per split in a [kGroup][kTile] buffer); otherwise pick the split
-// count (1..8) with the least time per wave-quantised token, ties to fewer splits. The latency
-// model behind kMinSplitTokens is in docs/kernels.md.
-constexpr int kMinSplitTokens = kTile;
-
+// Splits per (sequence, kv head), each >= kMinSplitTokens tokens and <= kMaxSplits. Few pairs
+// (< one per SM, e.g. batch 1): about two blocks per SM, all resident at once; each keeps three
+// 16 KB tiles in flight, which covers HBM latency, and fewer, longer splits keep the merge (which
+// reads every partial of its pair) short. Otherwise the count in 1..8 with the least
+// wave-quantised time over kBlocksPerSm slots per SM (ties to fewer splits).
 int ChooseSplits(const DecodeAttentionShape& s, int num_sms) {
-  const int64_t heads = static_cast<int64_t>(std::max(s.batch, 1)) * std::max(s.num_kv_heads, 1);
-  const int64_t slots = static_cast<int64_t>(std::max(num_sms, 1)) * kBlocksPerSm;
-  const int64_t max_splits =
-      std::max<int64_t>(1, (std::max(s.max_seq_len, 1) + kMinSplitTokens - 1) / kMinSplitTokens);
+  const int64_t pairs = static_cast<int64_t>(std::max(s.batch, 1)) * std::max(s.num_kv_heads, 1);
+  const int64_t sms = std::max(num_sms, 1);
+  const int64_t slots = sms * kBlocksPerSm;
+  const int64_t max_splits = std::min<int64_t>(
+      kMaxSplits, std::max<int64_t>(1, (std::max(s.max_seq_len, 1) + kMinSplitTokens - 1) /
+                                           kMinSplitTokens));
   int64_t best = 1;
-  if (heads < slots) {
-    best = std::min<int64_t>({max_splits, std::max<int64_t>(1, slots / heads), kTile});
+  if (pairs < sms) {
+    best = std::min<int64_t>(max_splits, std::max<int64_t>(1, 2 * sms / pairs));
   } else {
-    double best_cost = 2.0;
+    double best_cost = 1e30;
     for (int64_t c = 1; c <= std::min<int64_t>(8, max_splits); ++c) {
-      const double cost = static_cast<double>((heads * c + slots - 1) / slots) / c;
+      const double cost = static_cast<double>((pairs * c + slots - 1) / slots) / c;
       if (cost < best_cost - 1e-9) {
         best_cost = cost;
         best = c;
@@ -412,11 +511,17 @@ int TokensPerSplit(const DecodeAttentionShape& s, int num_sms) {
   return std::max(1, (std::max(s.max_seq_len, 1) + splits - 1) / splits);
 }
 
+int GlobalSplits(const DecodeAttentionShape& s, int num_sms) {
+  const int per = TokensPerSplit(s, num_sms);
+  return std::max(1, (s.max_seq_len + per - 1) / per);
+}
+
+bool Aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
+
 }  // namespace
 
 int DecodeAttentionSplits(const DecodeAttentionShape& s, int num_sms) {
-  const int per = TokensPerSplit(s, num_sms);
-  return std::max(1, (s.max_seq_len + per - 1) / per);
+  return GlobalSplits(s, num_sms);
 }
 
 size_t DecodeAttentionCounterBytes(const DecodeAttentionShape& s) {
@@ -426,7 +531,7 @@ size_t DecodeAttentionCounterBytes(const DecodeAttentionShape& s) {
 
 size_t DecodeAttentionWorkspaceBytes(const DecodeAttentionShape& s, int num_sms) {
   const size_t heads = static_cast<size_t>(s.batch) * s.num_heads;
-  const size_t splits = DecodeAttentionSplits(s, num_sms);
+  const size_t splits = GlobalSplits(s, num_sms);
   return DecodeAttentionCounterBytes(s) + heads * splits * (s.head_dim + 2) * sizeof(float) + 256;
 }
 
@@ -456,30 +561,37 @@ absl::Status LaunchDecodeAttention(const DecodeAttentionShape& s, const DecodeAt
   if (s.batch == 0) return absl::OkStatus();
   JANUS_KERNEL_CHECK_ARG(a.q && a.k_cache && a.v_cache && a.block_table && a.seq_lens && a.out,
                          "decode attention: a required pointer is null");
+  JANUS_KERNEL_CHECK_ARG(Aligned16(a.q) && Aligned16(a.k_cache) && Aligned16(a.v_cache) &&
+                             reinterpret_cast<uintptr_t>(a.out) % 8 == 0,
+                         "decode attention: q, k_cache and v_cache must be 16-byte aligned and "
+                         "out 8-byte aligned");
   int sms = 0;
   JANUS_RETURN_IF_ERROR(CurrentDeviceInfo(&sms, nullptr));
-  JANUS_KERNEL_CHECK_ARG(a.workspace != nullptr &&
-                             reinterpret_cast<uintptr_t>(a.workspace) % 16 == 0 &&
+  JANUS_KERNEL_CHECK_ARG(a.workspace != nullptr && Aligned16(a.workspace) &&
                              a.workspace_bytes >= DecodeAttentionWorkspaceBytes(s, sms),
-                         "decode attention: workspace needs ", DecodeAttentionWorkspaceBytes(s, sms),
-                         " bytes (16-byte aligned), got ", a.workspace_bytes);
-  Params p{s, a, DecodeAttentionSplits(s, sms), TokensPerSplit(s, sms), nullptr, nullptr,
-           nullptr};
+                         "decode attention: workspace needs ",
+                         DecodeAttentionWorkspaceBytes(s, sms), " bytes (16-byte aligned), got ",
+                         a.workspace_bytes);
+  Params p{s, a, GlobalSplits(s, sms), TokensPerSplit(s, sms), nullptr, nullptr, nullptr, 0, 0};
+  PageDivider(s.page_size, &p.page_mul, &p.page_shift);
+  JANUS_KERNEL_CHECK_ARG(p.splits >= 1 && p.splits <= kMaxSplits, "decode attention: ", p.splits,
+                         " splits (at most ", kMaxSplits, ")");
   const size_t heads = static_cast<size_t>(s.batch) * s.num_heads;
   p.counters = static_cast<int*>(a.workspace);
   p.part_o = reinterpret_cast<float*>(static_cast<char*>(a.workspace) +
                                       DecodeAttentionCounterBytes(s));
-  p.part_ml = p.part_o + heads * p.splits * s.head_dim;
-  JANUS_KERNEL_CHECK_ARG(p.splits >= 1 && p.splits <= kTile, "decode attention: ", p.splits,
-                         " splits (at most ", kTile, ")");
+  // heads * splits * head_dim floats of part_o keep part_ml 256-byte aligned (head_dim >= 64).
+  p.part_ml = reinterpret_cast<float2*>(p.part_o + heads * p.splits * s.head_dim);
   const dim3 grid(p.splits, s.num_kv_heads, s.batch);
   JANUS_DISPATCH_HEAD_DIM(s.head_dim, kDim, {
     JANUS_DISPATCH_GQA_GROUP(s.num_heads / s.num_kv_heads, kGroup, {
-      constexpr int smem = SplitSmemBytes<kDim, kGroup>();
       auto kernel = DecodeSplitKernel<kDim, kGroup>;
       JANUS_CUDA_RETURN_IF_ERROR(
-          cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-      kernel<<<grid, kThreads, smem, stream>>>(p);
+          cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kDynSmem));
+      // The whole unified memory as shared memory, so that three blocks fit.
+      JANUS_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(
+          kernel, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
+      kernel<<<grid, kThreads, kDynSmem, stream>>>(p);
       JANUS_CUDA_RETURN_IF_LAUNCH_ERROR();
     });
   });

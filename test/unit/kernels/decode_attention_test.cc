@@ -26,10 +26,16 @@ struct Case {
   std::vector<int> lens;
 };
 
+// Page id of table entries past a sequence's pages: dereferencing one faults (or reads far out
+// of the cache), so a kernel that loads K/V rows past seq_lens[b] cannot pass.
+constexpr int32_t kUnusedPage = 1 << 30;
+
 // expect_splits: 0 = any, -1 = more than one, n = exactly n. repeats > 1 reruns the same launch on
 // the same workspace and requires bit-identical outputs (the split merge's counters must come
-// back to zero after each launch, and the merge order must not depend on block timing).
-void Check(const Case& c, uint32_t seed, int expect_splits = 0, int repeats = 1) {
+// back to zero after each launch, and the merge order must not depend on block timing). graph:
+// the reruns replay one captured CUDA graph of the launch on a second stream instead.
+void Check(const Case& c, uint32_t seed, int expect_splits = 0, int repeats = 1,
+           bool graph = false) {
   SCOPED_TRACE(::testing::Message() << "heads " << c.heads << " kv " << c.kv_heads << " dim "
                                     << c.dim << " page " << c.page_size << " seed " << seed);
   std::mt19937 rng(seed);
@@ -41,8 +47,12 @@ void Check(const Case& c, uint32_t seed, int expect_splits = 0, int repeats = 1)
   std::vector<int32_t> order(num_pages);
   std::iota(order.begin(), order.end(), 0);
   std::shuffle(order.begin(), order.end(), rng);
-  std::vector<int32_t> table(static_cast<size_t>(B) * max_pages, -1);
-  for (int i = 0; i < B * max_pages; ++i) table[i] = order[i];
+  std::vector<int32_t> table(static_cast<size_t>(B) * max_pages, kUnusedPage);
+  for (int b = 0; b < B; ++b) {
+    for (int j = 0; j < (c.lens[b] + c.page_size - 1) / c.page_size; ++j) {
+      table[b * max_pages + j] = order[b * max_pages + j];
+    }
+  }
   const size_t row = static_cast<size_t>(c.kv_heads) * c.dim;
   const size_t cache_elems = static_cast<size_t>(num_pages) * c.page_size * row;
   const std::vector<uint16_t> kc = ToBf16(RandomFloats(rng, cache_elems, -1, 1));
@@ -122,12 +132,31 @@ void Check(const Case& c, uint32_t seed, int expect_splits = 0, int repeats = 1)
   JANUS_ASSERT_OK(LaunchDecodeAttention(shape, a, 0));
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   JANUS_ASSERT_OK_AND_ASSIGN(std::vector<uint16_t> out, d_out.ToHost<uint16_t>());
+  cudaStream_t stream = nullptr;
+  cudaGraph_t g = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  if (graph && repeats > 1) {
+    ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+    ASSERT_EQ(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal), cudaSuccess);
+    JANUS_ASSERT_OK(LaunchDecodeAttention(shape, a, stream));
+    ASSERT_EQ(cudaStreamEndCapture(stream, &g), cudaSuccess);
+    ASSERT_EQ(cudaGraphInstantiate(&exec, g, 0), cudaSuccess);
+  }
   for (int r = 1; r < repeats; ++r) {
     JANUS_ASSERT_OK(d_out.Fill(0xff));
-    JANUS_ASSERT_OK(LaunchDecodeAttention(shape, a, 0));
+    if (exec != nullptr) {
+      ASSERT_EQ(cudaGraphLaunch(exec, stream), cudaSuccess);
+    } else {
+      JANUS_ASSERT_OK(LaunchDecodeAttention(shape, a, 0));
+    }
     ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
     JANUS_ASSERT_OK_AND_ASSIGN(std::vector<uint16_t> again, d_out.ToHost<uint16_t>());
     ASSERT_EQ(again, out) << "launch " << r << " differs from launch 0";
+  }
+  if (exec != nullptr) {
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(g);
+    cudaStreamDestroy(stream);
   }
   {  // every launch leaves the merge counters at zero
     std::vector<int32_t> counters(counter_bytes / sizeof(int32_t), -1);
@@ -168,8 +197,8 @@ TEST(DecodeAttention, LongContextManySplits) {
   Check({32, 8, 128, 64, {5000, 1, 4095}}, 22);
 }
 
-// Batch 1 at long contexts: the grid is one wave of short splits (~64-250 tokens, not multiples
-// of the 128-token tile, each split's last tile partial), and the next tile's page is prefetched.
+// Batch 1 at long contexts: the grid is one wave of splits whose lengths are not multiples of the
+// tile (each split's last tile partial); page ids are read one tile ahead of the loads.
 TEST(DecodeAttention, BatchOneLongContextOneWave) {
   JANUS_SKIP_WITHOUT_GPU();
   Check({32, 8, 128, 16, {16384}}, 51);
@@ -222,12 +251,132 @@ TEST(DecodeAttention, EmptySequencesInMultiSplitLaunch) {
   Check({16, 8, 128, 16, {0, 0, 0, 600}}, 92, -1);
 }
 
-// The split cap (kTile = 128 splits): one (sequence, kv head) pair, long enough for 128 splits
-// of 128 tokens; the merge reads all 128 weights per head.
+// The split cap (128 splits): one (sequence, kv head) pair, long enough for 128 splits of 128
+// tokens; the merge reads all 128 weights per head, staging the partials in 4 chunks.
 TEST(DecodeAttention, MaxSplits) {
   JANUS_SKIP_WITHOUT_GPU();
   Check({4, 1, 128, 16, {16384}}, 95, -1, 2);
   Check({8, 1, 64, 16, {20000}}, 96, -1);
+}
+
+// Batch 1 at the benchmarked contexts (33 splits of 32-token tiles on 132 SMs, so the 4-stage
+// pipeline runs its prologue, steady state and drain; 32k has 32 tiles a split).
+TEST(DecodeAttention, BatchOneBenchContexts) {
+  JANUS_SKIP_WITHOUT_GPU();
+  Check({32, 8, 128, 16, {4096}}, 101, -1, 2);
+  Check({32, 8, 128, 16, {16384}}, 102, -1, 2);
+  Check({32, 8, 128, 16, {32768}}, 103, -1, 2);
+  Check({32, 8, 128, 16, {32767}}, 104, -1);  // the last split one token short: partial tile
+}
+
+// Pages that do not divide the tile (16/32/64 tokens for head_dim 256/128/64) or are larger than
+// it, page size 1 (every row its own page), and lengths that are not multiples of the tile: one
+// tile's rows come from several pages and the last tile of a split is partial.
+TEST(DecodeAttention, PageSizesAroundTheTile) {
+  JANUS_SKIP_WITHOUT_GPU();
+  Check({16, 4, 128, 1, {517, 2}}, 111);
+  Check({16, 4, 128, 33, {1000, 31, 33}}, 112);
+  Check({16, 4, 128, 31, {1999}}, 113);
+  Check({8, 8, 64, 100, {777, 64, 65}}, 114);
+  Check({16, 2, 256, 48, {2049, 15, 16, 17}}, 115);
+  Check({8, 1, 256, 3, {95, 1, 16, 17}}, 116);
+  Check({8, 2, 64, 128, {4000}}, 117);
+}
+
+// Every (head_dim, group) instantiation with splits of several tiles (2 / 4 / 8 tiles of a
+// ~126-token split for head_dim 64 / 128 / 256: the steady-state issue path for 256) and a
+// second, short sequence whose later splits are empty.
+TEST(DecodeAttention, AllDimsAndGroupsMultiTileSplits) {
+  JANUS_SKIP_WITHOUT_GPU();
+  uint32_t seed = 120;
+  for (int dim : {64, 128, 256}) {
+    for (int group : {1, 2, 4, 8}) {
+      Check({2 * group, 2, dim, 16, {3001, 250}}, ++seed, -1);
+    }
+  }
+}
+
+// More pairs than SMs: the wave search picks a few long splits (7 splits of ~300 tokens for 160
+// pairs on 132 SMs), so every block runs many pipeline iterations; group 8 / head_dim 256 is the
+// largest shared-memory and register footprint.
+TEST(DecodeAttention, FewLongSplitsManyPipelineStages) {
+  JANUS_SKIP_WITHOUT_GPU();
+  std::vector<int> lens(20);
+  for (int i = 0; i < 20; ++i) lens[i] = 1500 + (i * 211) % 600;
+  lens[7] = 0;
+  Check({32, 8, 128, 16, lens}, 131, 0, 2);
+  std::vector<int> lens2(20);
+  for (int i = 0; i < 20; ++i) lens2[i] = 700 + (i * 97) % 400;
+  Check({64, 8, 256, 16, lens2}, 132);
+  Check({8, 8, 64, 7, lens2}, 133);
+}
+
+// The merge stages the partials through shared memory in chunks of 64 KB: 8 splits for group 8 /
+// head_dim 256, so 63 splits take 8 chunks; the second sequence has one non-empty split.
+TEST(DecodeAttention, MergeInSeveralChunks) {
+  JANUS_SKIP_WITHOUT_GPU();
+  Check({16, 2, 256, 16, {8000, 100}}, 141, -1, 2);
+  Check({16, 4, 128, 16, {12000}}, 142, -1);  // group 4, d128: 32 splits a chunk
+}
+
+// Captured once, replayed: no host sync or allocation inside the launcher, and the counters
+// reset by each replay let the next one merge correctly.
+TEST(DecodeAttention, CudaGraphReplaysAreIdentical) {
+  JANUS_SKIP_WITHOUT_GPU();
+  Check({32, 8, 128, 16, {4096}}, 151, -1, 3, /*graph=*/true);
+  Check({32, 8, 128, 16, {100, 0, 128, 1}}, 152, 1, 3, /*graph=*/true);
+  Check({16, 2, 64, 7, {3000, 0, 77}}, 153, -1, 3, /*graph=*/true);
+}
+
+// Batch 1 with 8 KV heads at long contexts (~33 splits a pair on 132 SMs): repeated launches
+// and graph replays give bit-identical output (the merge sums in split order, whatever the
+// timing).
+TEST(DecodeAttention, BatchOneLongContextsRepeatAndReplay) {
+  JANUS_SKIP_WITHOUT_GPU();
+  const Case a{32, 8, 128, 16, {4096}};
+  Check(a, 201, -1, 3);
+  Check(a, 202, -1, 3, /*graph=*/true);
+  const Case b{32, 8, 128, 16, {16384}};
+  Check(b, 203, -1, 3, /*graph=*/true);
+  const Case c{32, 8, 128, 16, {32767}};  // last split's last tile partial
+  Check(c, 204, -1, 2);
+}
+
+// Few pairs with every head_dim and group size, odd page sizes, splits that are not multiples
+// of the tile (64/32/16 tokens at head_dim 64/128/256), and sequences whose splits are partly
+// or all empty.
+TEST(DecodeAttention, ShapesAndEmptySplitsFewPairs) {
+  JANUS_SKIP_WITHOUT_GPU();
+  const std::vector<Case> cases = {
+      {16, 4, 128, 16, {5000, 0}},   // 8 pairs; the second sequence's splits are all empty
+      {8, 4, 64, 7, {3000, 100}},    // group 2; all but one of the second sequence's splits empty
+      {48, 6, 256, 5, {2500}},       // group 8, head_dim 256: the largest footprint
+      {5, 5, 64, 16, {6000}},        // group 1, head_dim 64
+      {32, 8, 128, 1, {2100}},       // page size 1
+      {64, 8, 64, 33, {4099}},       // group 8, head_dim 64, pages across tiles
+      {12, 6, 128, 16, {2049}},      // 17 x 121 tokens, the last 113 (132 SMs)
+  };
+  uint32_t seed = 210;
+  for (const Case& c : cases) Check(c, ++seed, -1, 2);
+}
+
+// Short sequences with few pairs: a handful of splits, some under a tile.
+TEST(DecodeAttention, ShortSequencesFewPairs) {
+  JANUS_SKIP_WITHOUT_GPU();
+  Check({32, 8, 128, 16, {129}}, 221, 0, 2);  // 2 splits of 65 and 64 tokens
+  Check({32, 8, 128, 1, {300}}, 222, 0, 2);   // 3 splits of 100
+  Check({16, 8, 256, 7, {1000}}, 223, 0, 2);  // 8 splits of 125
+  Check({8, 8, 64, 16, {128}}, 224, 1);       // one split: direct write, no merge
+}
+
+// Batch >= 8: 8 sequences at 4k (4 splits a pair on 132 SMs) and 64 sequences of mixed lengths
+// (the wave search).
+TEST(DecodeAttention, GlobalMergeBatch8And64) {
+  JANUS_SKIP_WITHOUT_GPU();
+  Check({32, 8, 128, 16, std::vector<int>(8, 4096)}, 231, -1, 2);
+  std::vector<int> lens(64);
+  for (int i = 0; i < 64; ++i) lens[i] = 1 + (i * 131) % 900;
+  Check({32, 8, 128, 16, lens}, 232, 0, 2, /*graph=*/true);
 }
 
 TEST(DecodeAttention, AppendKvWritesThePagedSlot) {
@@ -273,6 +422,13 @@ TEST(DecodeAttention, RejectsBadArguments) {
             absl::StatusCode::kInvalidArgument);  // null pointers
   EXPECT_EQ(InitDecodeAttentionWorkspace({64, 8, 8, 128, 16, 4, 64}, nullptr, 16, 0).code(),
             absl::StatusCode::kInvalidArgument);  // 16 bytes < the 2048 counter bytes
+  // Misaligned q: rejected before anything is launched (the kernel reads 16-byte pieces).
+  alignas(16) static uint16_t host[64];
+  a.q = host + 1;
+  a.k_cache = a.v_cache = a.out = host;
+  a.block_table = a.seq_lens = reinterpret_cast<const int32_t*>(host);
+  EXPECT_EQ(LaunchDecodeAttention({1, 8, 2, 128, 16, 4, 64}, a, 0).code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
