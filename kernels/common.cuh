@@ -8,6 +8,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -128,6 +129,28 @@ __device__ __forceinline__ void GridDependencyWait() {
 __device__ __forceinline__ void LaunchDependents() {
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 }
+
+}  // namespace device
+
+// Launches `kernel` as a programmatic dependent of the stream's previous kernel (see
+// GridDependencyWait above: the kernel must wait before touching that kernel's outputs).
+template <typename... KernelArgs, typename... Args>
+cudaError_t LaunchProgrammaticDependent(void (*kernel)(KernelArgs...), dim3 grid, dim3 block,
+                                        size_t smem, cudaStream_t stream, Args&&... args) {
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = stream;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  return cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...);
+}
+
+namespace device {
 
 __device__ __forceinline__ float WarpMax(float v) {
 #pragma unroll
