@@ -511,7 +511,7 @@ int TokensPerSplit(const DecodeAttentionShape& s, int num_sms) {
   return std::max(1, (std::max(s.max_seq_len, 1) + splits - 1) / splits);
 }
 
-int GlobalSplits(const DecodeAttentionShape& s, int num_sms) {
+int SplitCount(const DecodeAttentionShape& s, int num_sms) {
   const int per = TokensPerSplit(s, num_sms);
   return std::max(1, (s.max_seq_len + per - 1) / per);
 }
@@ -521,7 +521,7 @@ bool Aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 =
 }  // namespace
 
 int DecodeAttentionSplits(const DecodeAttentionShape& s, int num_sms) {
-  return GlobalSplits(s, num_sms);
+  return SplitCount(s, num_sms);
 }
 
 size_t DecodeAttentionCounterBytes(const DecodeAttentionShape& s) {
@@ -531,7 +531,7 @@ size_t DecodeAttentionCounterBytes(const DecodeAttentionShape& s) {
 
 size_t DecodeAttentionWorkspaceBytes(const DecodeAttentionShape& s, int num_sms) {
   const size_t heads = static_cast<size_t>(s.batch) * s.num_heads;
-  const size_t splits = GlobalSplits(s, num_sms);
+  const size_t splits = SplitCount(s, num_sms);
   return DecodeAttentionCounterBytes(s) + heads * splits * (s.head_dim + 2) * sizeof(float) + 256;
 }
 
@@ -572,7 +572,7 @@ absl::Status LaunchDecodeAttention(const DecodeAttentionShape& s, const DecodeAt
                          "decode attention: workspace needs ",
                          DecodeAttentionWorkspaceBytes(s, sms), " bytes (16-byte aligned), got ",
                          a.workspace_bytes);
-  Params p{s, a, GlobalSplits(s, sms), TokensPerSplit(s, sms), nullptr, nullptr, nullptr, 0, 0};
+  Params p{s, a, SplitCount(s, sms), TokensPerSplit(s, sms), nullptr, nullptr, nullptr, 0, 0};
   PageDivider(s.page_size, &p.page_mul, &p.page_shift);
   JANUS_KERNEL_CHECK_ARG(p.splits >= 1 && p.splits <= kMaxSplits, "decode attention: ", p.splits,
                          " splits (at most ", kMaxSplits, ")");

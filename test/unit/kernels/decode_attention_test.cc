@@ -371,7 +371,7 @@ TEST(DecodeAttention, ShortSequencesFewPairs) {
 
 // Batch >= 8: 8 sequences at 4k (4 splits a pair on 132 SMs) and 64 sequences of mixed lengths
 // (the wave search).
-TEST(DecodeAttention, GlobalMergeBatch8And64) {
+TEST(DecodeAttention, MergeBatch8And64) {
   JANUS_SKIP_WITHOUT_GPU();
   Check({32, 8, 128, 16, std::vector<int>(8, 4096)}, 231, -1, 2);
   std::vector<int> lens(64);
