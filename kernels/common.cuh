@@ -36,6 +36,16 @@
     __VA_ARGS__;                              \
   }
 
+// Elements per vector access (bf16 launchers pick the widest the pointers and lengths allow).
+#define JANUS_DISPATCH_VEC_WIDTH(value, NAME, ...) \
+  switch (value) {                                 \
+    JANUS_DISPATCH_CASE_(NAME, 1, __VA_ARGS__)     \
+    JANUS_DISPATCH_CASE_(NAME, 2, __VA_ARGS__)     \
+    JANUS_DISPATCH_CASE_(NAME, 4, __VA_ARGS__)     \
+    JANUS_DISPATCH_CASE_(NAME, 8, __VA_ARGS__)     \
+    JANUS_DISPATCH_DEFAULT_("vector width", value) \
+  }
+
 // Tiles of 8 tokens (the n of an m16n8k16 MMA) held per pass: 1, 2, 4 or 8.
 #define JANUS_DISPATCH_TOKEN_TILES(value, NAME, ...) \
   switch (value) {                                   \
@@ -64,6 +74,11 @@
   }
 
 namespace janus::kernels {
+
+// Whether `ptr` is a multiple of `bytes` (a power of two): the launchers' alignment checks.
+inline bool IsAligned(const void* ptr, uintptr_t bytes) {
+  return reinterpret_cast<uintptr_t>(ptr) % bytes == 0;
+}
 
 inline int CeilDiv(int64_t a, int64_t b) { return static_cast<int>((a + b - 1) / b); }
 

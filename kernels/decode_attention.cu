@@ -516,7 +516,6 @@ int SplitCount(const DecodeAttentionShape& s, int num_sms) {
   return std::max(1, (s.max_seq_len + per - 1) / per);
 }
 
-bool Aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
 
 }  // namespace
 
@@ -561,13 +560,13 @@ absl::Status LaunchDecodeAttention(const DecodeAttentionShape& s, const DecodeAt
   if (s.batch == 0) return absl::OkStatus();
   JANUS_KERNEL_CHECK_ARG(a.q && a.k_cache && a.v_cache && a.block_table && a.seq_lens && a.out,
                          "decode attention: a required pointer is null");
-  JANUS_KERNEL_CHECK_ARG(Aligned16(a.q) && Aligned16(a.k_cache) && Aligned16(a.v_cache) &&
-                             reinterpret_cast<uintptr_t>(a.out) % 8 == 0,
+  JANUS_KERNEL_CHECK_ARG(IsAligned(a.q, 16) && IsAligned(a.k_cache, 16) &&
+                             IsAligned(a.v_cache, 16) && IsAligned(a.out, 8),
                          "decode attention: q, k_cache and v_cache must be 16-byte aligned and "
                          "out 8-byte aligned");
   int sms = 0;
   JANUS_RETURN_IF_ERROR(CurrentDeviceInfo(&sms, nullptr));
-  JANUS_KERNEL_CHECK_ARG(a.workspace != nullptr && Aligned16(a.workspace) &&
+  JANUS_KERNEL_CHECK_ARG(a.workspace != nullptr && IsAligned(a.workspace, 16) &&
                              a.workspace_bytes >= DecodeAttentionWorkspaceBytes(s, sms),
                          "decode attention: workspace needs ",
                          DecodeAttentionWorkspaceBytes(s, sms), " bytes (16-byte aligned), got ",

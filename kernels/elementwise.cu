@@ -243,7 +243,6 @@ __global__ void __launch_bounds__(kThreads)
 
 // ---- host helpers ----------------------------------------------------------------------------
 
-bool Aligned(const void* p, int bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
 
 // Widest access in bytes (16, 8, 4 or 2; `elem` bytes at least) that every pointer and every
 // length (in bytes) is a multiple of.
@@ -286,14 +285,6 @@ void LaunchGather(const void* src, int64_t row_bytes, const int32_t* index, int 
                                                         static_cast<T*>(dst));
 }
 
-#define JANUS_DISPATCH_WIDTH_(value, NAME, ...)  \
-  switch (value) {                               \
-    JANUS_DISPATCH_CASE_(NAME, 1, __VA_ARGS__)   \
-    JANUS_DISPATCH_CASE_(NAME, 2, __VA_ARGS__)   \
-    JANUS_DISPATCH_CASE_(NAME, 4, __VA_ARGS__)   \
-    JANUS_DISPATCH_CASE_(NAME, 8, __VA_ARGS__)   \
-    JANUS_DISPATCH_DEFAULT_("vector width", value) \
-  }
 #define JANUS_DISPATCH_WIDTH4_(value, NAME, ...) \
   switch (value) {                               \
     JANUS_DISPATCH_CASE_(NAME, 1, __VA_ARGS__)   \
@@ -311,12 +302,12 @@ absl::Status LaunchEmbedding(const uint16_t* table, const int32_t* ids, int rows
                          ", vocab ", vocab, ", hidden ", hidden, ")");
   if (rows == 0) return absl::OkStatus();
   JANUS_KERNEL_CHECK_ARG(table && ids && out, "embedding: a required pointer is null");
-  JANUS_KERNEL_CHECK_ARG(Aligned(table, 2) && Aligned(out, 2) && Aligned(ids, 4) &&
-                             Aligned(num_bad_ids, 4),
-                         "embedding: misaligned pointer");
+  JANUS_KERNEL_CHECK_ARG(
+      IsAligned(table, 2) && IsAligned(out, 2) && IsAligned(ids, 4) && IsAligned(num_bad_ids, 4),
+      "embedding: misaligned pointer");
   const int w = AccessBytes({table, out}, {int64_t{2} * hidden}, 2) / 2;
   const RowLaunch l = RowGrid(rows, hidden / w);
-  JANUS_DISPATCH_WIDTH_(w, W, {
+  JANUS_DISPATCH_VEC_WIDTH(w, W, {
     EmbeddingKernel<W><<<l.grid, l.threads, 0, stream>>>(table, ids, rows, vocab, hidden, out,
                                                          num_bad_ids);
   });
@@ -329,12 +320,11 @@ absl::Status LaunchAdd(const uint16_t* a, const uint16_t* b, int64_t n, uint16_t
   JANUS_KERNEL_CHECK_ARG(n >= 0, "add: negative size ", n);
   if (n == 0) return absl::OkStatus();
   JANUS_KERNEL_CHECK_ARG(a && b && out, "add: a required pointer is null");
-  JANUS_KERNEL_CHECK_ARG(Aligned(a, 2) && Aligned(b, 2) && Aligned(out, 2),
+  JANUS_KERNEL_CHECK_ARG(IsAligned(a, 2) && IsAligned(b, 2) && IsAligned(out, 2),
                          "add: bf16 pointers must be 2-byte aligned");
   const int w = AccessBytes({a, b, out}, {}, 2) / 2;
-  JANUS_DISPATCH_WIDTH_(w, W, {
-    AddKernel<W><<<FlatBlocks(n / W), kThreads, 0, stream>>>(a, b, n, out);
-  });
+  JANUS_DISPATCH_VEC_WIDTH(
+      w, W, { AddKernel<W><<<FlatBlocks(n / W), kThreads, 0, stream>>>(a, b, n, out); });
   JANUS_CUDA_RETURN_IF_LAUNCH_ERROR();
   return absl::OkStatus();
 }
@@ -345,13 +335,12 @@ absl::Status LaunchAddBias(uint16_t* y, const uint16_t* bias, int rows, int cols
                          cols, ")");
   if (rows == 0) return absl::OkStatus();
   JANUS_KERNEL_CHECK_ARG(y && bias, "add bias: a required pointer is null");
-  JANUS_KERNEL_CHECK_ARG(Aligned(y, 2) && Aligned(bias, 2),
+  JANUS_KERNEL_CHECK_ARG(IsAligned(y, 2) && IsAligned(bias, 2),
                          "add bias: bf16 pointers must be 2-byte aligned");
   const int w = AccessBytes({y, bias}, {int64_t{2} * cols}, 2) / 2;
   const RowLaunch l = RowGrid(rows, cols / w);
-  JANUS_DISPATCH_WIDTH_(w, W, {
-    AddBiasKernel<W><<<l.grid, l.threads, 0, stream>>>(y, bias, rows, cols);
-  });
+  JANUS_DISPATCH_VEC_WIDTH(
+      w, W, { AddBiasKernel<W><<<l.grid, l.threads, 0, stream>>>(y, bias, rows, cols); });
   JANUS_CUDA_RETURN_IF_LAUNCH_ERROR();
   return absl::OkStatus();
 }
@@ -362,13 +351,12 @@ absl::Status LaunchSiluMul(const uint16_t* gate_up, int rows, int inter, uint16_
                          inter, ")");
   if (rows == 0) return absl::OkStatus();
   JANUS_KERNEL_CHECK_ARG(gate_up && out, "silu mul: a required pointer is null");
-  JANUS_KERNEL_CHECK_ARG(Aligned(gate_up, 2) && Aligned(out, 2),
+  JANUS_KERNEL_CHECK_ARG(IsAligned(gate_up, 2) && IsAligned(out, 2),
                          "silu mul: bf16 pointers must be 2-byte aligned");
   const int w = AccessBytes({gate_up, out}, {int64_t{2} * inter}, 2) / 2;
   const RowLaunch l = RowGrid(rows, inter / w);
-  JANUS_DISPATCH_WIDTH_(w, W, {
-    SiluMulKernel<W><<<l.grid, l.threads, 0, stream>>>(gate_up, rows, inter, out);
-  });
+  JANUS_DISPATCH_VEC_WIDTH(
+      w, W, { SiluMulKernel<W><<<l.grid, l.threads, 0, stream>>>(gate_up, rows, inter, out); });
   JANUS_CUDA_RETURN_IF_LAUNCH_ERROR();
   return absl::OkStatus();
 }
@@ -379,13 +367,12 @@ absl::Status LaunchSigmoidScale(uint16_t* y, const float* logit, int rows, int c
                          ", cols ", cols, ")");
   if (rows == 0) return absl::OkStatus();
   JANUS_KERNEL_CHECK_ARG(y && logit, "sigmoid scale: a required pointer is null");
-  JANUS_KERNEL_CHECK_ARG(Aligned(y, 2) && Aligned(logit, 4),
+  JANUS_KERNEL_CHECK_ARG(IsAligned(y, 2) && IsAligned(logit, 4),
                          "sigmoid scale: misaligned pointer");
   const int w = AccessBytes({y}, {int64_t{2} * cols}, 2) / 2;
   const RowLaunch l = RowGrid(rows, cols / w);
-  JANUS_DISPATCH_WIDTH_(w, W, {
-    SigmoidScaleKernel<W><<<l.grid, l.threads, 0, stream>>>(y, logit, rows, cols);
-  });
+  JANUS_DISPATCH_VEC_WIDTH(
+      w, W, { SigmoidScaleKernel<W><<<l.grid, l.threads, 0, stream>>>(y, logit, rows, cols); });
   JANUS_CUDA_RETURN_IF_LAUNCH_ERROR();
   return absl::OkStatus();
 }
@@ -394,7 +381,8 @@ absl::Status LaunchCastF32ToBf16(const float* in, int64_t n, uint16_t* out, cuda
   JANUS_KERNEL_CHECK_ARG(n >= 0, "cast f32 -> bf16: negative size ", n);
   if (n == 0) return absl::OkStatus();
   JANUS_KERNEL_CHECK_ARG(in && out, "cast f32 -> bf16: a required pointer is null");
-  JANUS_KERNEL_CHECK_ARG(Aligned(in, 4) && Aligned(out, 2), "cast f32 -> bf16: misaligned pointer");
+  JANUS_KERNEL_CHECK_ARG(IsAligned(in, 4) && IsAligned(out, 2),
+                         "cast f32 -> bf16: misaligned pointer");
   // W elements: 4W bytes of input, 2W of output.
   const int w = std::min(AccessBytes({in}, {}, 4) / 4, AccessBytes({out}, {}, 2) / 2);
   JANUS_DISPATCH_WIDTH4_(std::min(w, 4), W, {
@@ -408,7 +396,8 @@ absl::Status LaunchCastBf16ToF32(const uint16_t* in, int64_t n, float* out, cuda
   JANUS_KERNEL_CHECK_ARG(n >= 0, "cast bf16 -> f32: negative size ", n);
   if (n == 0) return absl::OkStatus();
   JANUS_KERNEL_CHECK_ARG(in && out, "cast bf16 -> f32: a required pointer is null");
-  JANUS_KERNEL_CHECK_ARG(Aligned(in, 2) && Aligned(out, 4), "cast bf16 -> f32: misaligned pointer");
+  JANUS_KERNEL_CHECK_ARG(IsAligned(in, 2) && IsAligned(out, 4),
+                         "cast bf16 -> f32: misaligned pointer");
   const int w = std::min(AccessBytes({in}, {}, 2) / 2, AccessBytes({out}, {}, 4) / 4);
   JANUS_DISPATCH_WIDTH4_(std::min(w, 4), W, {
     CastBf16ToF32Kernel<W><<<FlatBlocks(n / W), kThreads, 0, stream>>>(in, n, out);
@@ -424,7 +413,7 @@ absl::Status LaunchGatherRows(const void* src, int64_t row_bytes, const int32_t*
                          " must be a positive multiple of 2; n ", n, ")");
   if (n == 0) return absl::OkStatus();
   JANUS_KERNEL_CHECK_ARG(src && index && dst, "gather rows: a required pointer is null");
-  JANUS_KERNEL_CHECK_ARG(Aligned(src, 2) && Aligned(dst, 2) && Aligned(index, 4),
+  JANUS_KERNEL_CHECK_ARG(IsAligned(src, 2) && IsAligned(dst, 2) && IsAligned(index, 4),
                          "gather rows: misaligned pointer");
   switch (AccessBytes({src, dst}, {row_bytes}, 2)) {
     case 16: LaunchGather<uint4>(src, row_bytes, index, n, dst, stream); break;

@@ -121,8 +121,8 @@ static_assert(4 * (SmemBytes<4>() + kGsInts * 4 + 1024) <= 228 * 1024, "fused gr
 // Every warp of the block calls this with the same K and token set (the barriers are block-wide);
 // warps without rows pass row_valid = false and still take part in staging and barriers.
 // `before_stage()` runs after the first kPrefetch weight steps are requested and before the first
-// activation read: the down kernels wait for the gate/up grid there (programmatic dependent
-// launch), so their first weights are in flight while gate/up finishes.
+// activation read: the four-launch DownKernel waits for the gate/up grid there (programmatic
+// dependent launch), so its first weights are in flight while gate/up finishes.
 template <int kTiles, typename ActRow, typename BeforeStage>
 __device__ __forceinline__ void StreamTile(const uint16_t* row_lo, const uint16_t* row_hi,
                                            bool row_valid, int K, int n_pass, ActRow act_row,
@@ -680,7 +680,7 @@ absl::Status LaunchGroupedExpertFfn(const GroupedFfnShape& s, const GroupedFfnAr
   for (const void* ptr : {static_cast<const void*>(a.x), static_cast<const void*>(a.gate),
                           static_cast<const void*>(a.up), static_cast<const void*>(a.down),
                           static_cast<const void*>(a.out)}) {
-    JANUS_KERNEL_CHECK_ARG(reinterpret_cast<uintptr_t>(ptr) % 16 == 0,
+    JANUS_KERNEL_CHECK_ARG(IsAligned(ptr, 16),
                            "expert ffn: x, gate, up, down and out must be 16-byte aligned");
   }
   const Workspace w = CarveWorkspace(a.workspace, s);

@@ -160,17 +160,6 @@ int VecWidth(int64_t len, std::initializer_list<const void*> ptrs) {
   return m % 16 == 0 ? 8 : m % 8 == 0 ? 4 : m % 4 == 0 ? 2 : 1;
 }
 
-#define JANUS_DISPATCH_WIDTH_(value, NAME, ...)    \
-  switch (value) {                                 \
-    JANUS_DISPATCH_CASE_(NAME, 1, __VA_ARGS__)     \
-    JANUS_DISPATCH_CASE_(NAME, 2, __VA_ARGS__)     \
-    JANUS_DISPATCH_CASE_(NAME, 4, __VA_ARGS__)     \
-    JANUS_DISPATCH_CASE_(NAME, 8, __VA_ARGS__)     \
-    JANUS_DISPATCH_DEFAULT_("vector width", value) \
-  }
-
-bool Aligned(const void* p, int bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
-
 }  // namespace
 
 size_t GenericGroupedFfnWorkspaceBytes(const GroupedFfnShape& s) {
@@ -191,15 +180,15 @@ absl::Status LaunchGenericGroupedExpertFfn(const GroupedFfnShape& s, const Group
   if (s.rows == 0) return absl::OkStatus();
   JANUS_KERNEL_CHECK_ARG(a.x && a.weights && a.slots && a.gate && a.up && a.down && a.out,
                          "expert ffn: a required pointer is null");
-  JANUS_KERNEL_CHECK_ARG(a.workspace != nullptr && Aligned(a.workspace, 256),
+  JANUS_KERNEL_CHECK_ARG(a.workspace != nullptr && IsAligned(a.workspace, 256),
                          "expert ffn: workspace must be non-null and 256-byte aligned");
   const size_t need = GenericGroupedFfnWorkspaceBytes(s);
   JANUS_KERNEL_CHECK_ARG(a.workspace_bytes >= need, "expert ffn: workspace has ",
                          a.workspace_bytes, " bytes, needs ", need);
-  JANUS_KERNEL_CHECK_ARG(Aligned(a.x, 2) && Aligned(a.gate, 2) && Aligned(a.up, 2) &&
-                             Aligned(a.down, 2) && Aligned(a.out, 4) && Aligned(a.weights, 4) &&
-                             Aligned(a.slots, 4) && Aligned(a.ranks, 4) &&
-                             Aligned(a.num_invalid_slots, 4),
+  JANUS_KERNEL_CHECK_ARG(IsAligned(a.x, 2) && IsAligned(a.gate, 2) && IsAligned(a.up, 2) &&
+                             IsAligned(a.down, 2) && IsAligned(a.out, 4) &&
+                             IsAligned(a.weights, 4) && IsAligned(a.slots, 4) &&
+                             IsAligned(a.ranks, 4) && IsAligned(a.num_invalid_slots, 4),
                          "expert ffn: misaligned pointer");
   GenericParams p;
   p.top_k = s.top_k;
@@ -221,13 +210,11 @@ absl::Status LaunchGenericGroupedExpertFfn(const GroupedFfnShape& s, const Group
                      static_cast<unsigned>(CeilDiv(s.inter, kRowsPerBlock)));
   const dim3 grid_down(static_cast<unsigned>(s.rows),
                        static_cast<unsigned>(CeilDiv(s.hidden, kRowsPerBlock)));
-  JANUS_DISPATCH_WIDTH_(VecWidth(s.hidden, {a.x, a.gate, a.up}), W, {
-    GenericGateUpKernel<W><<<grid_gu, kThreads, 0, stream>>>(p);
-  });
+  JANUS_DISPATCH_VEC_WIDTH(VecWidth(s.hidden, {a.x, a.gate, a.up}), W,
+                           { GenericGateUpKernel<W><<<grid_gu, kThreads, 0, stream>>>(p); });
   JANUS_CUDA_RETURN_IF_LAUNCH_ERROR();
-  JANUS_DISPATCH_WIDTH_(VecWidth(s.inter, {a.down, a.workspace}), W, {
-    GenericDownCombineKernel<W><<<grid_down, kThreads, 0, stream>>>(p);
-  });
+  JANUS_DISPATCH_VEC_WIDTH(VecWidth(s.inter, {a.down, a.workspace}), W,
+                           { GenericDownCombineKernel<W><<<grid_down, kThreads, 0, stream>>>(p); });
   JANUS_CUDA_RETURN_IF_LAUNCH_ERROR();
   return absl::OkStatus();
 }

@@ -429,10 +429,8 @@ absl::Status LaunchMlaDecode(const MlaDecodeShape& s, const MlaDecodeArgs& a,
   if (s.batch == 0) return absl::OkStatus();
   JANUS_KERNEL_CHECK_ARG(a.q && a.cache && a.block_table && a.seq_lens && a.out && a.workspace,
                          "mla decode: a required pointer is null");
-  JANUS_KERNEL_CHECK_ARG((reinterpret_cast<uintptr_t>(a.q) & 15) == 0 &&
-                             (reinterpret_cast<uintptr_t>(a.cache) & 15) == 0 &&
-                             (reinterpret_cast<uintptr_t>(a.workspace) & 15) == 0 &&
-                             (reinterpret_cast<uintptr_t>(a.out) & 3) == 0,
+  JANUS_KERNEL_CHECK_ARG(IsAligned(a.q, 16) && IsAligned(a.cache, 16) &&
+                             IsAligned(a.workspace, 16) && IsAligned(a.out, 4),
                          "mla decode: q, cache and workspace must be 16-byte aligned, out 4-byte");
   int sms = 0;
   JANUS_RETURN_IF_ERROR(CurrentDeviceInfo(&sms, nullptr));

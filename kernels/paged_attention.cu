@@ -377,7 +377,6 @@ int VChunks(int v_dim) {
   return c;  // 1, 2, 4 or 8 for v_dim <= 512
 }
 
-bool Aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
 
 bool Aliased(const PagedAttentionShape& s, const PagedAttentionArgs& a) {
   return a.v_cache == a.k_cache && a.v_token_stride == a.k_token_stride && s.v_dim <= s.qk_dim &&
@@ -504,8 +503,8 @@ absl::Status LaunchPagedAttention(const PagedAttentionShape& s, const PagedAtten
   p.kws = p.qk4 / 2 + 1;
   p.vws = (s.v_dim + 1) / 2;
   p.alias = alias;
-  p.k_vec = Aligned16(a.k_cache) && a.k_token_stride % 8 == 0 && s.qk_dim % 8 == 0;
-  p.v_vec = Aligned16(a.v_cache) && a.v_token_stride % 8 == 0 && s.v_dim % 8 == 0;
+  p.k_vec = IsAligned(a.k_cache, 16) && a.k_token_stride % 8 == 0 && s.qk_dim % 8 == 0;
+  p.v_vec = IsAligned(a.v_cache, 16) && a.v_token_stride % 8 == 0 && s.v_dim % 8 == 0;
   const int smem = PagedAttentionSharedBytes(s, alias);
   JANUS_KERNEL_CHECK_ARG(smem <= max_smem, "paged attention: needs ", smem,
                          " bytes of shared memory per block, the device allows ", max_smem);
@@ -542,8 +541,8 @@ absl::Status LaunchPagedKvWrite(const uint16_t* src, int64_t src_row_stride, int
   KvWriteParams p{src,       src_row_stride, width,        row_seq,    row_pos,
                   block_table, max_pages_per_seq, page_size, cache,      token_stride,
                   dst_offset, false};
-  p.vec = Aligned16(src) && Aligned16(cache) && src_row_stride % 8 == 0 && token_stride % 8 == 0 &&
-          dst_offset % 8 == 0 && width % 8 == 0;
+  p.vec = IsAligned(src, 16) && IsAligned(cache, 16) && src_row_stride % 8 == 0 &&
+          token_stride % 8 == 0 && dst_offset % 8 == 0 && width % 8 == 0;
   PagedKvWriteKernel<<<rows, 128, 0, stream>>>(p);
   JANUS_CUDA_RETURN_IF_LAUNCH_ERROR();
   return absl::OkStatus();
