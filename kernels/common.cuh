@@ -36,25 +36,23 @@
     __VA_ARGS__;                              \
   }
 
-// Elements per vector access (bf16 launchers pick the widest the pointers and lengths allow).
-#define JANUS_DISPATCH_VEC_WIDTH(value, NAME, ...) \
-  switch (value) {                                 \
-    JANUS_DISPATCH_CASE_(NAME, 1, __VA_ARGS__)     \
-    JANUS_DISPATCH_CASE_(NAME, 2, __VA_ARGS__)     \
-    JANUS_DISPATCH_CASE_(NAME, 4, __VA_ARGS__)     \
-    JANUS_DISPATCH_CASE_(NAME, 8, __VA_ARGS__)     \
-    JANUS_DISPATCH_DEFAULT_("vector width", value) \
-  }
-
-// Tiles of 8 tokens (the n of an m16n8k16 MMA) held per pass: 1, 2, 4 or 8.
-#define JANUS_DISPATCH_TOKEN_TILES(value, NAME, ...) \
+// Values 1, 2, 4 or 8; `what` names the value in the error.
+#define JANUS_DISPATCH_1248_(what, value, NAME, ...) \
   switch (value) {                                   \
     JANUS_DISPATCH_CASE_(NAME, 1, __VA_ARGS__)       \
     JANUS_DISPATCH_CASE_(NAME, 2, __VA_ARGS__)       \
     JANUS_DISPATCH_CASE_(NAME, 4, __VA_ARGS__)       \
     JANUS_DISPATCH_CASE_(NAME, 8, __VA_ARGS__)       \
-    JANUS_DISPATCH_DEFAULT_("token tile count", value) \
+    JANUS_DISPATCH_DEFAULT_(what, value)             \
   }
+
+// Elements per vector access (bf16 launchers pick the widest the pointers and lengths allow).
+#define JANUS_DISPATCH_VEC_WIDTH(value, NAME, ...) \
+  JANUS_DISPATCH_1248_("vector width", value, NAME, __VA_ARGS__)
+
+// Tiles of 8 tokens (the n of an m16n8k16 MMA) held per pass: 1, 2, 4 or 8.
+#define JANUS_DISPATCH_TOKEN_TILES(value, NAME, ...) \
+  JANUS_DISPATCH_1248_("token tile count", value, NAME, __VA_ARGS__)
 
 #define JANUS_DISPATCH_HEAD_DIM(value, NAME, ...) \
   switch (value) {                                \
@@ -65,13 +63,7 @@
   }
 
 #define JANUS_DISPATCH_GQA_GROUP(value, NAME, ...) \
-  switch (value) {                                 \
-    JANUS_DISPATCH_CASE_(NAME, 1, __VA_ARGS__)     \
-    JANUS_DISPATCH_CASE_(NAME, 2, __VA_ARGS__)     \
-    JANUS_DISPATCH_CASE_(NAME, 4, __VA_ARGS__)     \
-    JANUS_DISPATCH_CASE_(NAME, 8, __VA_ARGS__)     \
-    JANUS_DISPATCH_DEFAULT_("GQA group size (num_heads / num_kv_heads)", value) \
-  }
+  JANUS_DISPATCH_1248_("GQA group size (num_heads / num_kv_heads)", value, NAME, __VA_ARGS__)
 
 namespace janus::kernels {
 
