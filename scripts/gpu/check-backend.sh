@@ -12,12 +12,8 @@ out=${OUT:-/tmp/janus-gpu-check}
 mkdir -p "$out"
 log=$out/backend.log
 : >"$log"
-site=/opt/torch/.venv/lib/python3.12/site-packages/nvidia
-libdirs=""
-for d in "$site/cublas/lib" $(find "$site" -name 'libcublas.so.13*' -printf '%h\n' 2>/dev/null | sort -u) /usr/local/cuda/lib64; do
-  [ -d "$d" ] && libdirs="$libdirs${libdirs:+:}$d"
-done
-export LD_LIBRARY_PATH="$libdirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# shellcheck source=scripts/gpu/env.sh
+. "$(dirname "$0")/env.sh"
 
 failed=0
 echo "== janus_cuda_backend_test"

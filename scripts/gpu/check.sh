@@ -19,15 +19,8 @@ echo "== GPU"
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader ||
   echo "check.sh: nvidia-smi failed"
 
-# cuBLAS (and NCCL) come with the Python wheels on the GPU machine; /usr/local/cuda as a fallback.
-site=/opt/torch/.venv/lib/python3.12/site-packages/nvidia
-libdirs=""
-for d in "$site/cublas/lib" "$site/nccl/lib" $(find "$site" -name 'libcublas.so.13*' -printf '%h\n' 2>/dev/null | sort -u) /usr/local/cuda/lib64; do
-  [ -d "$d" ] && libdirs="$libdirs${libdirs:+:}$d"
-done
-export LD_LIBRARY_PATH="$libdirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-# Never touch NVLink multicast (irrelevant on one GPU, kept off as on every lent machine).
-export NCCL_NVLS_ENABLE=0
+# shellcheck source=scripts/gpu/env.sh
+. "$(dirname "$0")/env.sh"
 
 summary=()
 failed=0

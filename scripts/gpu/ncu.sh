@@ -10,9 +10,8 @@ filter=${2:?FILTER}
 regex=${3:?KERNEL_REGEX}
 count=${4:-2}
 skip=${5:-0}
-site=/opt/torch/.venv/lib/python3.12/site-packages/nvidia
-export LD_LIBRARY_PATH="$site/cublas/lib:$site/nccl/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-export NCCL_NVLS_ENABLE=0
+# shellcheck source=scripts/gpu/env.sh
+. "$(dirname "$0")/env.sh"
 out=${OUT:-/tmp}
 n=$(ls "$out"/ncu-*.txt 2>/dev/null | wc -l)
 ncu --clock-control none --kernel-name-base demangled --kernel-name "regex:$regex" \
