@@ -32,6 +32,7 @@
 #include "kernels/common.cuh"
 #include "kernels/expert_ffn.h"
 #include "kernels/expert_ffn_generic.h"
+#include "kernels/expert_ffn_wgmma.h"
 #include "kernels/moe_permute.h"
 
 namespace janus::kernels {
@@ -78,19 +79,9 @@ constexpr int SmemBytes() {
 constexpr int kFusedMaxPairs = 64;
 constexpr int kFusedMaxSlots = 64;
 
-// The four-launch kernels take exactly their old parameter struct: a larger one changed their
-// register allocation (8 B spills in <4>, measured -1.3 points on DeepSeek-V3 @32).
-struct FfnParams {
-  int top_k, hidden, inter;
-  const uint16_t* x;
-  const uint16_t* gate;
-  const uint16_t* up;
-  const uint16_t* down;
-  PairGrouping g;
-  uint16_t* h;    // [pairs, inter] bf16, grouped order
-  float* y;       // [pairs, hidden] fp32, grouped order
-};
-
+// FfnParams (kernels/expert_ffn_wgmma.h) is exactly the four-launch kernels' old parameter
+// struct: a larger one changed their register allocation (8 B spills in <4>, measured -1.3 points
+// on DeepSeek-V3 @32).
 struct FusedParams : FfnParams {
   int rows, num_slots;
   const float* weights;
@@ -659,6 +650,11 @@ size_t GroupedFfnWorkspaceBytes(const GroupedFfnShape& shape) {
 
 absl::Status LaunchGroupedExpertFfn(const GroupedFfnShape& s, const GroupedFfnArgs& a,
                                     cudaStream_t stream) {
+  return LaunchGroupedExpertFfnWith(s, a, FfnStreamingKernels::kAuto, stream);
+}
+
+absl::Status LaunchGroupedExpertFfnWith(const GroupedFfnShape& s, const GroupedFfnArgs& a,
+                                        FfnStreamingKernels kernels, cudaStream_t stream) {
   if (UsesGenericExpertFfn(s)) return LaunchGenericGroupedExpertFfn(s, a, stream);
   JANUS_KERNEL_CHECK_ARG(s.rows >= 0 && s.top_k > 0 && s.num_slots > 0,
                          "expert ffn: bad sizes (rows ", s.rows, ", top_k ", s.top_k, ", slots ",
@@ -685,6 +681,15 @@ absl::Status LaunchGroupedExpertFfn(const GroupedFfnShape& s, const GroupedFfnAr
   }
   const Workspace w = CarveWorkspace(a.workspace, s);
   const bool fused = UseFusedPath(s);
+  // The four-launch path streams with wgmma where the device and the build allow it.
+  bool wgmma = false;
+  if (!fused && kernels != FfnStreamingKernels::kMmaSync) {
+    JANUS_ASSIGN_OR_RETURN(wgmma, WgmmaFfnAvailable());
+    if (kernels == FfnStreamingKernels::kWgmma && !wgmma) {
+      return absl::FailedPreconditionError(
+          "expert ffn: the wgmma kernels need an sm_90 device and a build for sm_90a");
+    }
+  }
   if (!fused) {
     JANUS_RETURN_IF_ERROR(LaunchGroupPairs(a.slots, a.ranks, a.my_rank, s.rows, s.top_k,
                                            s.num_slots, w.g, a.num_invalid_slots, stream));
@@ -707,7 +712,12 @@ absl::Status LaunchGroupedExpertFfn(const GroupedFfnShape& s, const GroupedFfnAr
       std::min<int64_t>(s.num_slots, static_cast<int64_t>(s.rows) * s.top_k));
   const int items_gu = max_active * CeilDiv(s.inter, kWarps * 8);
   const int items_down = max_active * CeilDiv(s.hidden, kWarps * 16);
-  const int tokens = std::min(s.rows, 64);
+  const int tokens = std::min(s.rows, 64);  // bounds any slot's tokens in one pass
+  if (wgmma) {
+    JANUS_RETURN_IF_ERROR(LaunchWgmmaGateUp(p, tokens, max_active, stream));
+    JANUS_RETURN_IF_ERROR(LaunchWgmmaDown(p, tokens, max_active, stream));
+    return LaunchUnpermuteRows(w.y, a.weights, s.rows, s.top_k, s.hidden, w.g, a.out, stream);
+  }
   int tiles = CeilDiv(tokens, 8);
   tiles = tiles <= 1 ? 1 : tiles <= 2 ? 2 : tiles <= 4 ? 4 : 8;
   JANUS_DISPATCH_TOKEN_TILES(tiles, kTiles, {

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "kernels/expert_ffn_generic.h"
+#include "kernels/expert_ffn_wgmma.h"
 #include "runtime/cpu/moe.h"
 #include "test/unit/kernels/gpu_test_util.h"
 
@@ -25,6 +26,8 @@ struct Case {
   int hot = -1;  // >= 0: every row routes its k = hot % top_k pair to slot 0 (one expert gets all)
   int invalid = 0;       // pairs given a slot outside [0, slots) (skipped, counted when local)
   bool generic = false;  // call LaunchGenericGroupedExpertFfn directly, whatever the shape
+  // The four-launch path's streaming kernels (kAuto: wgmma where the GPU has it).
+  FfnStreamingKernels kernels = FfnStreamingKernels::kAuto;
 };
 
 struct Result {
@@ -125,7 +128,7 @@ absl::StatusOr<Result> RunFfn(const Case& c, uint32_t seed, int launches = 1) {
   a.num_invalid_slots = d_invalid.get<int32_t>();
   for (int l = 0; l < launches; ++l) {
     JANUS_RETURN_IF_ERROR(c.generic ? LaunchGenericGroupedExpertFfn(shape, a, 0)
-                                    : LaunchGroupedExpertFfn(shape, a, 0));
+                                    : LaunchGroupedExpertFfnWith(shape, a, c.kernels, 0));
   }
   JANUS_CUDA_RETURN_IF_ERROR(cudaDeviceSynchronize());
   JANUS_ASSIGN_OR_RETURN(res.got, d_out.ToHost<float>());
@@ -141,7 +144,8 @@ void Check(const Case& c, uint32_t seed, int launches = 1) {
   SCOPED_TRACE(::testing::Message() << "rows " << c.rows << " top_k " << c.top_k << " hidden "
                                     << c.hidden << " inter " << c.inter << " slots " << c.slots
                                     << " ranks " << c.ranks << " hot " << c.hot << " invalid "
-                                    << c.invalid << " generic " << c.generic << " seed " << seed);
+                                    << c.invalid << " generic " << c.generic << " kernels "
+                                    << static_cast<int>(c.kernels) << " seed " << seed);
   JANUS_ASSERT_OK_AND_ASSIGN(Result r, RunFfn(c, seed, launches));
   ASSERT_EQ(testing::CountNonFinite(r.got), 0u) << "unwritten (poisoned) outputs";
   // bf16 weights and inputs on both sides; the GPU rounds silu(g)*u to bf16 (as a bf16 model does).
@@ -232,6 +236,41 @@ TEST(GroupedExpertFfn, RepeatedRunsAreBitIdentical) {
   JANUS_ASSERT_OK_AND_ASSIGN(Result a, RunFfn(c, 51));
   for (int i = 0; i < 3; ++i) {
     JANUS_ASSERT_OK_AND_ASSIGN(Result b, RunFfn(c, 51));
+    ASSERT_EQ(a.got, b.got);
+  }
+}
+
+// The four-launch path (more than 64 pairs) with each of its streaming kernel sets: wgmma (skipped
+// where the GPU lacks it) and mma.sync (the fallback elsewhere). Pass widths 16/32/48/64, slots
+// with more tokens than one pass (two and three passes), a single K step for gate/up (hidden 64)
+// and for down (inter 64, fewer steps than the ring), DeepSeek-V3's hidden, remote pairs.
+TEST(GroupedExpertFfn, FourLaunchPathWithEachKernelSet) {
+  JANUS_SKIP_WITHOUT_GPU();
+  JANUS_ASSERT_OK_AND_ASSIGN(const bool have_wgmma, WgmmaFfnAvailable());
+  for (FfnStreamingKernels kernels : {FfnStreamingKernels::kWgmma, FfnStreamingKernels::kMmaSync}) {
+    if (kernels == FfnStreamingKernels::kWgmma && !have_wgmma) continue;
+    uint32_t seed = 151;
+    std::vector<Case> cases = {
+        {9, 8, 256, 128, 16, 1},    {24, 8, 320, 192, 12, 1},  {40, 8, 320, 192, 12, 1},
+        {64, 8, 2048, 768, 16, 1},  {65, 4, 192, 320, 8, 1},   {128, 2, 256, 128, 4, 1},
+        {200, 8, 192, 192, 12, 1},  {33, 6, 64, 64, 6, 1},     {48, 2, 448, 128, 64, 1},
+        {64, 4, 2048, 768, 16, 4},  {40, 8, 7168, 256, 12, 1}, {12, 8, 128, 1088, 70, 1},
+    };
+    Case hot{130, 2, 256, 192, 8, 1};  // one slot gets all 130 rows: three 64-token passes
+    hot.hot = 1;
+    cases.push_back(hot);
+    Case bad = cases[1];
+    bad.invalid = 7;
+    cases.push_back(bad);
+    for (Case c : cases) {
+      c.kernels = kernels;
+      Check(c, seed++);
+    }
+    // Bit-identical from run to run (and with repeated launches on one workspace).
+    Case c{64, 8, 320, 192, 16, 1, 2};
+    c.kernels = kernels;
+    JANUS_ASSERT_OK_AND_ASSIGN(Result a, RunFfn(c, 171));
+    JANUS_ASSERT_OK_AND_ASSIGN(Result b, RunFfn(c, 171, 3));
     ASSERT_EQ(a.got, b.got);
   }
 }

@@ -1,0 +1,65 @@
+// The gate/up and down launches of the grouped expert FFN's four-launch path (kernels/expert_ffn.h)
+// on Hopper warpgroup MMAs (wgmma, sm_90a). Private to kernels/ and the kernel tests.
+//
+// Work item = (active slot, 64 MMA rows): gate/up takes 32 intermediate rows of gate and the same
+// 32 rows of up (interleaved per 8 rows, so each thread's accumulators hold gate and up of one
+// (row, token) and form silu(gate)·up itself); down takes 64 rows of the down matrix. The slot's
+// tokens (up to kMaxN = 16/32/48/64 per pass) are the MMA's N. One warpgroup per block streams
+// K in 64-wide steps through a ring of shared-memory stages filled by cp.async (weights and the
+// gathered activation rows, both in the 128-byte-swizzled K-major layout of kernels/wgmma.cuh),
+// issuing four m64nNk16 wgmmas per step. The down launch is a programmatic dependent of gate/up:
+// it requests its first weight steps before it waits for h.
+//
+// Requirements (checked by the caller, LaunchGroupedExpertFfn): hidden and inter multiples of 64,
+// x / gate / up / down 16-byte aligned, a grouping made by LaunchGroupPairs.
+#ifndef JANUS_KERNELS_EXPERT_FFN_WGMMA_H_
+#define JANUS_KERNELS_EXPERT_FFN_WGMMA_H_
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "kernels/expert_ffn.h"
+#include "kernels/moe_permute.h"
+
+namespace janus::kernels {
+
+// What the streaming gate/up and down launches read and write (device pointers).
+struct FfnParams {
+  int top_k, hidden, inter;
+  const uint16_t* x;
+  const uint16_t* gate;
+  const uint16_t* up;
+  const uint16_t* down;
+  PairGrouping g;
+  uint16_t* h;    // [pairs, inter] bf16, grouped order
+  float* y;       // [pairs, hidden] fp32, grouped order
+};
+
+// True when the current device runs the wgmma kernels: compute capability 9.0 and this build has
+// sm_90a code for them.
+absl::StatusOr<bool> WgmmaFfnAvailable();
+
+// h = bf16(silu(gate x) * up x) for every grouped position. `max_tokens` bounds the tokens of
+// any slot (it picks the pass width; more tokens take extra passes, re-streaming the weights);
+// `max_active` bounds the active slots (sizes the persistent grid).
+absl::Status LaunchWgmmaGateUp(const FfnParams& p, int max_tokens, int max_active,
+                               cudaStream_t stream);
+// y = down h, launched as a programmatic dependent of LaunchWgmmaGateUp's kernel.
+absl::Status LaunchWgmmaDown(const FfnParams& p, int max_tokens, int max_active,
+                             cudaStream_t stream);
+
+// Which kernels the four-launch path streams with. kAuto: wgmma where WgmmaFfnAvailable(),
+// else mma.sync. The tests force each to compare them.
+enum class FfnStreamingKernels { kAuto, kMmaSync, kWgmma };
+
+// LaunchGroupedExpertFfn with the four-launch path's kernels chosen (the fused path of small calls
+// and the generic path of odd shapes are unaffected).
+absl::Status LaunchGroupedExpertFfnWith(const GroupedFfnShape& shape, const GroupedFfnArgs& args,
+                                        FfnStreamingKernels kernels, cudaStream_t stream);
+
+}  // namespace janus::kernels
+
+#endif  // JANUS_KERNELS_EXPERT_FFN_WGMMA_H_
