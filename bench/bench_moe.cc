@@ -13,6 +13,7 @@
 #include "kernels/cuda_status.h"
 #include "kernels/device_buffer.h"
 #include "kernels/expert_ffn.h"
+#include "kernels/expert_ffn_paths.h"
 #include "kernels/expert_ffn_wgmma.h"
 #include "kernels/router.h"
 #include "kernels/scheduler.h"
@@ -113,7 +114,7 @@ absl::Status RunExpertFfn(const Options& opt, const Limits&, Table& table, cudaS
         v->push_back(std::move(b));
       }
     }
-    for (int rows : {1, 8, 32, 64}) {
+    for (int rows : {1, 2, 8, 32, 64}) {
       const int sets = 8;
       std::vector<DeviceBuffer> x, w, slots;
       double active_sum = 0;
@@ -136,11 +137,22 @@ absl::Status RunExpertFfn(const Options& opt, const Limits&, Table& table, cudaS
       JANUS_ASSIGN_OR_RETURN(DeviceBuffer ws,
                              DeviceBuffer::Create(kernels::GroupedFfnWorkspaceBytes(shape)));
       JANUS_ASSIGN_OR_RETURN(DeviceBuffer out, DeviceBuffer::Create(4 * size_t{1} * rows * m.hidden));
-      // Calls of more than 64 pairs take the four-launch path: timed with the kernels it picks
-      // (wgmma on Hopper) and again with the mma.sync fallback.
-      std::vector<kernels::FfnStreamingKernels> kernel_sets = {kernels::FfnStreamingKernels::kAuto};
-      if (rows * K > 64 && have_wgmma) kernel_sets.push_back(kernels::FfnStreamingKernels::kMmaSync);
-      for (const kernels::FfnStreamingKernels ks : kernel_sets) {
+      // The path LaunchGroupedExpertFfn picks first, then the other paths this shape allows.
+      JANUS_ASSIGN_OR_RETURN(const kernels::FfnPath chosen, kernels::ChooseFfnPath(shape));
+      std::vector<kernels::FfnPath> paths = {chosen};
+      const int pairs = rows * K;
+      for (kernels::FfnPath other :
+           {kernels::FfnPath::kFusedWgmma, kernels::FfnPath::kFused,
+            kernels::FfnPath::kFourLaunchWgmma,
+            kernels::FfnPath::kFourLaunchMmaSync}) {
+        const bool allowed =
+            other == kernels::FfnPath::kFusedWgmma ? pairs <= 64 && have_wgmma
+            : other == kernels::FfnPath::kFused    ? pairs <= 64
+            : other == kernels::FfnPath::kFourLaunchWgmma ? have_wgmma
+                                                          : true;
+        if (allowed && other != chosen) paths.push_back(other);
+      }
+      for (const kernels::FfnPath path : paths) {
         auto fn = [&](int rep, cudaStream_t s) {
           const int ds = rep % sets, wset = rep % weight_sets;
           kernels::GroupedFfnArgs a;
@@ -153,20 +165,17 @@ absl::Status RunExpertFfn(const Options& opt, const Limits&, Table& table, cudaS
           a.out = out.get<float>();
           a.workspace = ws.get();
           a.workspace_bytes = ws.bytes();
-          return kernels::LaunchGroupedExpertFfnWith(shape, a, ks, s);
+          return kernels::LaunchGroupedExpertFfnOnPath(shape, a, path, s);
         };
         JANUS_RETURN_IF_ERROR(fn(0, stream));
         JANUS_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
         // sets and weight_sets rotate independently; a multiple of both keeps the mix even.
         const int reps = sets * weight_sets / std::gcd(sets, weight_sets);
         JANUS_ASSIGN_OR_RETURN(double us, TimeGraphUs(fn, reps, opt.quick ? 5 : 20, stream));
-        const char* path = rows * K <= 64                                   ? "fused"
-                           : ks == kernels::FfnStreamingKernels::kMmaSync || !have_wgmma
-                               ? "mma.sync"
-                               : "wgmma";
         table.Add({"expert_ffn",
-                   absl::StrFormat("%s H%d I%d %d tok top-%d/%d exp %s", m.name, m.hidden, m.inter,
-                                   rows, K, m.local_experts, path),
+                   absl::StrFormat("%s H%d I%d %d tok top-%d/%d exp %s%s", m.name, m.hidden,
+                                   m.inter, rows, K, m.local_experts, kernels::FfnPathName(path),
+                                   path == chosen ? "" : " (alt)"),
                    us, active * expert_bytes, 0,
                    absl::StrFormat("%.1f active, %.2f us/expert; target >= 80%%", active,
                                    us / active)});

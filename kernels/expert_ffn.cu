@@ -32,6 +32,8 @@
 #include "kernels/common.cuh"
 #include "kernels/expert_ffn.h"
 #include "kernels/expert_ffn_generic.h"
+#include "kernels/expert_ffn_grouping.cuh"
+#include "kernels/expert_ffn_paths.h"
 #include "kernels/expert_ffn_wgmma.h"
 #include "kernels/moe_permute.h"
 
@@ -46,6 +48,7 @@ using device::MmaBf16;
 
 constexpr int kWarps = 4;            // warps per block
 constexpr int kThreads = kWarps * 32;
+static_assert(kThreads == kFfnThreads, "the grouping and combine helpers assume 128 threads");
 constexpr int kPrefetch = 4;         // K steps of weights in flight per warp
 constexpr int kRowPadBytes = 64;     // smem row stride = 64 mod 128 bytes: conflict-free B loads
 
@@ -72,36 +75,9 @@ constexpr int SmemBytes() {
   return 2 * kTiles * 8 * ChunkRowBytes<kTiles>();
 }
 
-// The fused path (grouping in every gate/up block, combine in the down launch) is used up to 64
-// pairs and 64 slots: measured on H100 it saves ~2-3 us a call at 1-8 tokens, while at 32-64
-// tokens the 4-launch path was faster (fused grouping with a 12 KB static table for 1024 pairs cost
-// DeepSeek-V3 @32/64 8-9 points, the in-down combine cost Qwen3 @64 3 points).
-constexpr int kFusedMaxPairs = 64;
-constexpr int kFusedMaxSlots = 64;
-
 // FfnParams (kernels/expert_ffn_wgmma.h) is exactly the four-launch kernels' old parameter
 // struct: a larger one changed their register allocation (8 B spills in <4>, measured -1.3 points
 // on DeepSeek-V3 @32).
-struct FusedParams : FfnParams {
-  int rows, num_slots;
-  const float* weights;
-  const int32_t* slots;
-  const int32_t* ranks;  // null: every pair is local
-  int my_rank;
-  int32_t* done;  // [hidden / 64] per down row group: items finished (zeroed by the gate/up launch)
-  float* out;
-  int32_t* num_invalid_out;
-};
-
-// Shared-memory layout of the in-block grouping: fixed offsets, so addresses are constants.
-constexpr int kGsCounts = 0;                                 // [kFusedMaxSlots]
-constexpr int kGsOffsets = kGsCounts + kFusedMaxSlots;       // [kFusedMaxSlots + 1]
-constexpr int kGsActive = kGsOffsets + kFusedMaxSlots + 1;   // [kFusedMaxSlots]
-constexpr int kGsCursor = kGsActive + kFusedMaxSlots;        // [kFusedMaxSlots]
-constexpr int kGsScalars = kGsCursor + kFusedMaxSlots;       // [4]: n_active, pairs, invalid
-constexpr int kGsPosPair = kGsScalars + 4;                   // [kFusedMaxPairs]
-constexpr int kGsPairSlot = kGsPosPair + kFusedMaxPairs;     // [kFusedMaxPairs] local slot or -1
-constexpr int kGsInts = (kGsPairSlot + kFusedMaxPairs + 31) / 32 * 32;  // 1.5 KB
 // 4 resident blocks per SM (228 KB, 1 KB reserved per block) must survive the static grouping.
 static_assert(4 * (SmemBytes<8>() + kGsInts * 4 + 8 * 64 + 1024) <= 228 * 1024,
               "fused grouping smem");
@@ -330,100 +306,6 @@ __global__ void __launch_bounds__(kThreads, MinBlocksPerSm<kTiles>()) DownKernel
   }
 }
 
-// Orders this rank's (row, k) pairs by slot with a stable counting sort, the same in every block:
-// the counts are order-independent sums, and positions inside a slot follow the pair index (warp 0
-// walks the pairs 32 at a time in order; lanes of one slot are ranked by __match_any_sync), so all
-// blocks agree on where each pair's h row lives without talking to each other. Block 0 also writes
-// the grouping out for the down launch; returns n_active. `sm` holds kGsInts ints.
-// Not inlined: inlined, its code raised the streaming loop's register pressure into spills
-// (GateUpKernel<1>: 48 B); arguments are scalars so that no FfnParams copy goes to the stack.
-__device__ __noinline__ int GroupInBlock(const int32_t* __restrict__ slots,
-                                         const int32_t* __restrict__ ranks, int my_rank, int P,
-                                         int S, PairGrouping g, int32_t* num_invalid_out, int* sm) {
-  int* counts = sm + kGsCounts;
-  int* offsets = sm + kGsOffsets;
-  int* active = sm + kGsActive;
-  int* cursor = sm + kGsCursor;
-  int* scalars = sm + kGsScalars;
-  int* pos_pair = sm + kGsPosPair;
-  int* pair_slot = sm + kGsPairSlot;  // read once by all threads: the ordered walk is smem-only
-  const int tid = threadIdx.x, lane = tid % 32;
-  const bool writer = blockIdx.x == 0;
-  for (int s = tid; s < S; s += kThreads) counts[s] = 0;
-  if (tid == 0) scalars[2] = 0;
-  __syncthreads();
-  int my_invalid = 0;
-  for (int i = tid; i < P; i += kThreads) {
-    int local = -1;
-    if (ranks == nullptr || ranks[i] == my_rank) {
-      const int v = slots[i];
-      if (v >= 0 && v < S) {
-        local = v;
-        atomicAdd(&counts[v], 1);
-      } else {
-        ++my_invalid;
-      }
-    }
-    pair_slot[i] = local;
-  }
-  if (my_invalid) atomicAdd(&scalars[2], my_invalid);
-  __syncthreads();
-  if (tid < 32) {
-    int carry = 0, n_active = 0;
-    for (int base = 0; base < S; base += 32) {
-      const int s = base + lane;
-      const int c = s < S ? counts[s] : 0;
-      int incl = c;
-#pragma unroll
-      for (int o = 1; o < 32; o <<= 1) {
-        const int v = __shfl_up_sync(0xffffffffu, incl, o);
-        if (lane >= o) incl += v;
-      }
-      if (s < S) offsets[s] = cursor[s] = carry + incl - c;
-      const unsigned flags = __ballot_sync(0xffffffffu, c > 0);
-      if (c > 0) active[n_active + __popc(flags & ((1u << lane) - 1))] = s;
-      carry += __shfl_sync(0xffffffffu, incl, 31);
-      n_active += __popc(flags);
-    }
-    if (lane == 0) {
-      offsets[S] = carry;
-      scalars[0] = n_active;
-      scalars[1] = carry;
-    }
-    __syncwarp();
-    const unsigned lower = (1u << lane) - 1;
-    for (int base = 0; base < P; base += 32) {
-      const int i = base + lane;
-      const int s = i < P ? pair_slot[i] : -1;
-      const unsigned same = __match_any_sync(0xffffffffu, s);
-      const int pos = s >= 0 ? cursor[s] + __popc(same & lower) : -1;
-      __syncwarp();
-      if (s >= 0 && (same & lower) == 0) cursor[s] += __popc(same);  // lowest lane of the slot
-      __syncwarp();
-      if (s >= 0) pos_pair[pos] = i;
-      if (writer && i < P) {
-        g.pair_pos[i] = pos;
-        if (s >= 0) g.pos_pair[pos] = i;
-      }
-    }
-  }
-  __syncthreads();
-  if (writer) {
-    for (int s = tid; s <= S; s += kThreads) {
-      g.offsets[s] = offsets[s];
-      if (s < S) g.counts[s] = counts[s];
-    }
-    for (int a = tid; a < scalars[0]; a += kThreads) g.active[a] = active[a];
-    if (tid == 0) {
-      g.scalars[0] = scalars[0];
-      g.scalars[1] = scalars[1];
-      g.scalars[2] = scalars[2];
-      if (num_invalid_out != nullptr && scalars[2] != 0) atomicAdd(num_invalid_out, scalars[2]);
-    }
-  }
-  return scalars[0];
-}
-
 // GateUpKernel with the grouping done by every block itself (GroupInBlock) instead of a grouping
 // launch. Block 0 also zeroes FusedDownKernel's per-row-group done counters (stream order makes
 // them visible to it), so no state is carried between calls.
@@ -441,7 +323,7 @@ __global__ void __launch_bounds__(kThreads, MinBlocksPerSm<kTiles>())
   // kept in pointer registers: the streaming loop needs them all.
   __shared__ int group_sm[kGsInts];
   const int n_active = GroupInBlock(p.slots, p.ranks, p.my_rank, p.rows * p.top_k, p.num_slots,
-                                    p.g, p.num_invalid_out, group_sm);
+                                    p.g, p.num_invalid_out, group_sm, blockIdx.x == 0);
   auto grouping = [&](int which, int index) -> const int* {  // 0 counts, 1 offsets, 2 active, 3 pos
     const int at = which == 0   ? kGsCounts
                    : which == 1 ? kGsOffsets
@@ -479,33 +361,6 @@ __global__ void __launch_bounds__(kThreads, MinBlocksPerSm<kTiles>())
         }
       }
     }
-  }
-}
-
-// out[r, 64 columns of row group grp] = Σ_k w[r,k] · y[pos(r,k)] over local pairs in k order
-// (0 for rows with none): the old un-permute launch's arithmetic, restricted to one row group.
-// y was written by other blocks of this launch: read through L2 (ld.cg), never L1.
-// Not inlined (like GroupInBlock): keeps DownKernel's streaming loop free of spills.
-__device__ __noinline__ void CombineRowGroup(const int32_t* pair_pos, const float* weights,
-                                             const float* y_all, float* out, int rows, int top_k,
-                                             int hidden, int grp) {
-  const int col = grp * (kWarps * 16) + (threadIdx.x % 16) * 4;
-  for (int r = threadIdx.x / 16; r < rows; r += kThreads / 16) {
-    const int32_t* pos = pair_pos + static_cast<size_t>(r) * top_k;
-    const float* w = weights + static_cast<size_t>(r) * top_k;
-    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
-    for (int k = 0; k < top_k; ++k) {
-      const int at = __ldcg(pos + k);
-      if (at < 0) continue;
-      const float wk = w[k];
-      const float4 y =
-          __ldcg(reinterpret_cast<const float4*>(y_all + static_cast<size_t>(at) * hidden + col));
-      acc.x = __fmaf_rn(wk, y.x, acc.x);
-      acc.y = __fmaf_rn(wk, y.y, acc.y);
-      acc.z = __fmaf_rn(wk, y.z, acc.z);
-      acc.w = __fmaf_rn(wk, y.w, acc.w);
-    }
-    *reinterpret_cast<float4*>(out + static_cast<size_t>(r) * hidden + col) = acc;
   }
 }
 
@@ -650,11 +505,28 @@ size_t GroupedFfnWorkspaceBytes(const GroupedFfnShape& shape) {
 
 absl::Status LaunchGroupedExpertFfn(const GroupedFfnShape& s, const GroupedFfnArgs& a,
                                     cudaStream_t stream) {
-  return LaunchGroupedExpertFfnWith(s, a, FfnStreamingKernels::kAuto, stream);
+  return LaunchGroupedExpertFfnOnPath(s, a, FfnPath::kAuto, stream);
 }
 
-absl::Status LaunchGroupedExpertFfnWith(const GroupedFfnShape& s, const GroupedFfnArgs& a,
-                                        FfnStreamingKernels kernels, cudaStream_t stream) {
+const char* FfnPathName(FfnPath path) {
+  switch (path) {
+    case FfnPath::kAuto: return "auto";
+    case FfnPath::kFused: return "fused mma.sync";
+    case FfnPath::kFusedWgmma: return "fused wgmma";
+    case FfnPath::kFourLaunchMmaSync: return "4-launch mma.sync";
+    case FfnPath::kFourLaunchWgmma: return "4-launch wgmma";
+  }
+  return "?";
+}
+
+absl::StatusOr<FfnPath> ChooseFfnPath(const GroupedFfnShape& s) {
+  JANUS_ASSIGN_OR_RETURN(const bool wgmma, WgmmaFfnAvailable());
+  if (UseFusedPath(s)) return wgmma ? FfnPath::kFusedWgmma : FfnPath::kFused;
+  return wgmma ? FfnPath::kFourLaunchWgmma : FfnPath::kFourLaunchMmaSync;
+}
+
+absl::Status LaunchGroupedExpertFfnOnPath(const GroupedFfnShape& s, const GroupedFfnArgs& a,
+                                          FfnPath path, cudaStream_t stream) {
   if (UsesGenericExpertFfn(s)) return LaunchGenericGroupedExpertFfn(s, a, stream);
   JANUS_KERNEL_CHECK_ARG(s.rows >= 0 && s.top_k > 0 && s.num_slots > 0,
                          "expert ffn: bad sizes (rows ", s.rows, ", top_k ", s.top_k, ", slots ",
@@ -679,17 +551,21 @@ absl::Status LaunchGroupedExpertFfnWith(const GroupedFfnShape& s, const GroupedF
     JANUS_KERNEL_CHECK_ARG(IsAligned(ptr, 16),
                            "expert ffn: x, gate, up, down and out must be 16-byte aligned");
   }
-  const Workspace w = CarveWorkspace(a.workspace, s);
-  const bool fused = UseFusedPath(s);
-  // The four-launch path streams with wgmma where the device and the build allow it.
-  bool wgmma = false;
-  if (!fused && kernels != FfnStreamingKernels::kMmaSync) {
-    JANUS_ASSIGN_OR_RETURN(wgmma, WgmmaFfnAvailable());
-    if (kernels == FfnStreamingKernels::kWgmma && !wgmma) {
+  if (path == FfnPath::kAuto) {
+    JANUS_ASSIGN_OR_RETURN(path, ChooseFfnPath(s));
+  }
+  const bool fused = path == FfnPath::kFused || path == FfnPath::kFusedWgmma;
+  const bool wgmma = path == FfnPath::kFusedWgmma || path == FfnPath::kFourLaunchWgmma;
+  JANUS_KERNEL_CHECK_ARG(!fused || UseFusedPath(s), "expert ffn: the fused paths take at most ",
+                         kFusedMaxPairs, " pairs and ", kFusedMaxSlots, " slots");
+  if (wgmma) {
+    JANUS_ASSIGN_OR_RETURN(const bool available, WgmmaFfnAvailable());
+    if (!available) {
       return absl::FailedPreconditionError(
           "expert ffn: the wgmma kernels need an sm_90 device and a build for sm_90a");
     }
   }
+  const Workspace w = CarveWorkspace(a.workspace, s);
   if (!fused) {
     JANUS_RETURN_IF_ERROR(LaunchGroupPairs(a.slots, a.ranks, a.my_rank, s.rows, s.top_k,
                                            s.num_slots, w.g, a.num_invalid_slots, stream));
@@ -714,8 +590,9 @@ absl::Status LaunchGroupedExpertFfnWith(const GroupedFfnShape& s, const GroupedF
   const int items_down = max_active * CeilDiv(s.hidden, kWarps * 16);
   const int tokens = std::min(s.rows, 64);  // bounds any slot's tokens in one pass
   if (wgmma) {
-    JANUS_RETURN_IF_ERROR(LaunchWgmmaGateUp(p, tokens, max_active, stream));
-    JANUS_RETURN_IF_ERROR(LaunchWgmmaDown(p, tokens, max_active, stream));
+    JANUS_RETURN_IF_ERROR(LaunchWgmmaGateUp(p, fused, tokens, max_active, stream));
+    JANUS_RETURN_IF_ERROR(LaunchWgmmaDown(p, fused, tokens, max_active, stream));
+    if (fused) return absl::OkStatus();
     return LaunchUnpermuteRows(w.y, a.weights, s.rows, s.top_k, s.hidden, w.g, a.out, stream);
   }
   int tiles = CeilDiv(tokens, 8);

@@ -19,13 +19,14 @@
 #include <algorithm>
 
 #include "kernels/common.cuh"
+#include "kernels/expert_ffn_grouping.cuh"
 #include "kernels/expert_ffn_wgmma.h"
 #include "kernels/wgmma.cuh"
 
 namespace janus::kernels {
 namespace {
 
-constexpr int kThreads = 128;
+constexpr int kThreads = kFfnThreads;
 constexpr int kATileBytes = 64 * 128;  // 64 M rows x one 64-element K step
 
 enum class Proj { kGateUp, kDown };
@@ -58,8 +59,8 @@ __device__ __forceinline__ float Silu(float v) { return v / (1.0f + __expf(-v));
 #if JANUS_HAS_WGMMA
 // One pass over all of K: n (<= kN) tokens at grouped positions pos0.., item rows from row0.
 template <Proj kProj, int kN, int kMaxN>
-__device__ __forceinline__ void RunPass(const FfnParams& p, uint32_t smem_base, int slot, int row0,
-                                        int pos0, int n) {
+__device__ __forceinline__ void RunPass(const FfnParams& p, const int* pos_pair,
+                                        uint32_t smem_base, int slot, int row0, int pos0, int n) {
   constexpr int kStages = Stages<kProj, kMaxN>();
   constexpr int kStageBytes = StageBytes<kMaxN>();
   constexpr int kBRowsPerThread = kN / 16;
@@ -90,7 +91,7 @@ __device__ __forceinline__ void RunPass(const FfnParams& p, uint32_t smem_base, 
     const int row = r16 + 16 * j;
     b_valid[j] = row < n;
     if constexpr (kProj == Proj::kGateUp) {
-      const int x_row = b_valid[j] ? p.g.pos_pair[pos0 + row] / p.top_k : 0;
+      const int x_row = b_valid[j] ? pos_pair[pos0 + row] / p.top_k : 0;
       b_src[j] = p.x + static_cast<size_t>(x_row) * p.hidden + chunk * 8;
     } else {
       b_src[j] = p.h + static_cast<size_t>(pos0 + (b_valid[j] ? row : 0)) * p.inter + chunk * 8;
@@ -188,31 +189,78 @@ __device__ __forceinline__ void RunPass(const FfnParams& p, uint32_t smem_base, 
 #endif  // JANUS_HAS_WGMMA
 
 // Persistent grid over items (active slot, RowsPerItem rows); slots with more than kMaxN tokens
-// take several passes.
-template <Proj kProj, int kMaxN>
-__global__ void __launch_bounds__(kThreads) WgmmaFfnKernel(const FfnParams p) {
+// take several passes. kFused (at most kFusedMaxPairs pairs and kFusedMaxSlots slots): every block
+// groups the pairs itself (GroupInBlock; gate/up's block 0 writes the grouping out and zeroes the
+// done counters), and in the down launch the last block to finish a 64-row group combines that
+// group of every row (CombineRowGroup), so no grouping or un-permute launch is needed.
+template <Proj kProj, int kMaxN, bool kFused>
+__global__ void __launch_bounds__(kThreads) WgmmaFfnKernel(const FusedParams p) {
 #if JANUS_HAS_WGMMA
   extern __shared__ unsigned char smem_raw[];
+  __shared__ int group_sm[kFused ? kGsInts : 1];
+  __shared__ int last_of_group;
   if constexpr (kProj == Proj::kGateUp) device::LaunchDependents();  // down may start its weights
   const uint32_t smem_base = (device::SmemAddress(smem_raw) + 1023u) & ~1023u;
   constexpr int kRows = RowsPerItem<kProj>();
   const int groups = (kProj == Proj::kGateUp ? p.inter : p.hidden) / kRows;
-  const int n_active = p.g.scalars[0];
+  const int* active = p.g.active;
+  const int* offsets = p.g.offsets;
+  const int* counts = p.g.counts;
+  const int* pos_pair = p.g.pos_pair;
+  int n_active;
+  if constexpr (kFused) {
+    const bool writer = kProj == Proj::kGateUp && blockIdx.x == 0;
+    if (writer) {
+      for (int i = threadIdx.x; i < p.hidden / 64; i += kThreads) p.done[i] = 0;
+    }
+    // The down launch groups too (writing nothing), so that it knows its items before it waits.
+    n_active = GroupInBlock(p.slots, p.ranks, p.my_rank, p.rows * p.top_k, p.num_slots, p.g,
+                            writer ? p.num_invalid_out : nullptr, group_sm, writer);
+    active = group_sm + kGsActive;
+    offsets = group_sm + kGsOffsets;
+    counts = group_sm + kGsCounts;
+    pos_pair = group_sm + kGsPosPair;
+    if (kProj == Proj::kDown && n_active == 0) {  // nothing local: every row's sum is empty
+      device::GridDependencyWait();
+      const size_t n4 = static_cast<size_t>(p.rows) * p.hidden / 4;
+      for (size_t v = static_cast<size_t>(blockIdx.x) * kThreads + threadIdx.x; v < n4;
+           v += static_cast<size_t>(gridDim.x) * kThreads) {
+        reinterpret_cast<float4*>(p.out)[v] = make_float4(0.f, 0.f, 0.f, 0.f);
+      }
+      return;
+    }
+  } else {
+    n_active = p.g.scalars[0];
+  }
   for (int item = blockIdx.x; item < n_active * groups; item += gridDim.x) {
     const int a = item / groups;
     const int row0 = (item - a * groups) * kRows;
-    const int slot = p.g.active[a];
-    const int begin = p.g.offsets[slot], count = p.g.counts[slot];
+    const int slot = active[a];
+    const int begin = offsets[slot], count = counts[slot];
     for (int base = 0; base < count; base += kMaxN) {
       const int n = min(kMaxN, count - base);
+      const int pos0 = begin + base;
       if (n <= 16) {
-        RunPass<kProj, 16, kMaxN>(p, smem_base, slot, row0, begin + base, n);
+        RunPass<kProj, 16, kMaxN>(p, pos_pair, smem_base, slot, row0, pos0, n);
       } else if (n <= 32) {
-        if constexpr (kMaxN >= 32) RunPass<kProj, 32, kMaxN>(p, smem_base, slot, row0, begin + base, n);
+        if constexpr (kMaxN >= 32) RunPass<kProj, 32, kMaxN>(p, pos_pair, smem_base, slot, row0, pos0, n);
       } else if (n <= 48) {
-        if constexpr (kMaxN >= 48) RunPass<kProj, 48, kMaxN>(p, smem_base, slot, row0, begin + base, n);
+        if constexpr (kMaxN >= 48) RunPass<kProj, 48, kMaxN>(p, pos_pair, smem_base, slot, row0, pos0, n);
       } else {
-        if constexpr (kMaxN >= 64) RunPass<kProj, 64, kMaxN>(p, smem_base, slot, row0, begin + base, n);
+        if constexpr (kMaxN >= 64) RunPass<kProj, 64, kMaxN>(p, pos_pair, smem_base, slot, row0, pos0, n);
+      }
+    }
+    if constexpr (kFused && kProj == Proj::kDown) {
+      // Publish this item's y (every writer fences before the barrier), then count it; the block
+      // that completes row group `grp` sums it for every row in k order.
+      const int grp = row0 / 64;
+      __threadfence();
+      __syncthreads();
+      if (threadIdx.x == 0) last_of_group = atomicAdd(&p.done[grp], 1) == n_active - 1;
+      __syncthreads();
+      if (last_of_group) {
+        __threadfence();
+        CombineRowGroup(p.g.pair_pos, p.weights, p.y, p.out, p.rows, p.top_k, p.hidden, grp);
       }
     }
   }
@@ -221,10 +269,10 @@ __global__ void __launch_bounds__(kThreads) WgmmaFfnKernel(const FfnParams p) {
 #endif
 }
 
-template <Proj kProj, int kMaxN>
-absl::Status LaunchTyped(const FfnParams& p, int max_active, cudaStream_t stream) {
+template <Proj kProj, int kMaxN, bool kFused>
+absl::Status LaunchTyped(const FusedParams& p, int max_active, cudaStream_t stream) {
   constexpr int smem = SmemBytes<kProj, kMaxN>();
-  auto kernel = WgmmaFfnKernel<kProj, kMaxN>;
+  auto kernel = WgmmaFfnKernel<kProj, kMaxN, kFused>;
   int sms = 0, per_sm = 0;
   JANUS_RETURN_IF_ERROR(CurrentDeviceInfo(&sms, nullptr));
   JANUS_CUDA_RETURN_IF_ERROR(
@@ -232,8 +280,10 @@ absl::Status LaunchTyped(const FfnParams& p, int max_active, cudaStream_t stream
   JANUS_CUDA_RETURN_IF_ERROR(
       cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, smem));
   const int groups = (kProj == Proj::kGateUp ? p.inter : p.hidden) / RowsPerItem<kProj>();
-  const int grid = std::max(
+  int grid = std::max(
       1, static_cast<int>(std::min<int64_t>(int64_t{max_active} * groups, sms * std::max(per_sm, 1))));
+  // The fused down launch also zeroes `out` when nothing is local: a few blocks at least.
+  if (kFused && kProj == Proj::kDown) grid = std::max(grid, std::min(8, sms));
   if constexpr (kProj == Proj::kGateUp) {
     kernel<<<grid, kThreads, smem, stream>>>(p);
   } else {
@@ -245,15 +295,24 @@ absl::Status LaunchTyped(const FfnParams& p, int max_active, cudaStream_t stream
 }
 
 template <Proj kProj>
-absl::Status Launch(const FfnParams& p, int max_tokens, int max_active, cudaStream_t stream) {
+absl::Status Launch(const FusedParams& p, bool fused, int max_tokens, int max_active,
+                    cudaStream_t stream) {
   JANUS_KERNEL_CHECK_ARG(p.hidden > 0 && p.hidden % 64 == 0 && p.inter > 0 && p.inter % 64 == 0,
                          "expert ffn (wgmma): hidden (", p.hidden, ") and inter (", p.inter,
                          ") must be positive multiples of 64");
-  if (max_active <= 0) return absl::OkStatus();
-  if (max_tokens <= 16) return LaunchTyped<kProj, 16>(p, max_active, stream);
-  if (max_tokens <= 32) return LaunchTyped<kProj, 32>(p, max_active, stream);
-  if (max_tokens <= 48) return LaunchTyped<kProj, 48>(p, max_active, stream);
-  return LaunchTyped<kProj, 64>(p, max_active, stream);
+  JANUS_KERNEL_CHECK_ARG(!fused || (p.rows * p.top_k <= kFusedMaxPairs &&
+                                    p.num_slots <= kFusedMaxSlots),
+                         "expert ffn (wgmma): the fused launches take at most ", kFusedMaxPairs,
+                         " pairs and ", kFusedMaxSlots, " slots");
+  if (max_active <= 0 && !fused) return absl::OkStatus();
+  max_active = std::max(max_active, 1);
+  JANUS_DISPATCH_BOOL(fused, kFused, {
+    if (max_tokens <= 16) return LaunchTyped<kProj, 16, kFused>(p, max_active, stream);
+    if (max_tokens <= 32) return LaunchTyped<kProj, 32, kFused>(p, max_active, stream);
+    if (max_tokens <= 48) return LaunchTyped<kProj, 48, kFused>(p, max_active, stream);
+    return LaunchTyped<kProj, 64, kFused>(p, max_active, stream);
+  });
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -266,21 +325,21 @@ absl::StatusOr<bool> WgmmaFfnAvailable() {
   if (major != 9 || minor != 0) return false;
   // Code for this device exists only if the build targets sm_90a (CMAKE_CUDA_ARCHITECTURES 90a).
   cudaFuncAttributes attr{};
-  if (cudaFuncGetAttributes(&attr, WgmmaFfnKernel<Proj::kGateUp, 16>) != cudaSuccess) {
+  if (cudaFuncGetAttributes(&attr, WgmmaFfnKernel<Proj::kGateUp, 16, false>) != cudaSuccess) {
     (void)cudaGetLastError();  // no image for this device: not a sticky error
     return false;
   }
   return attr.binaryVersion == 90;
 }
 
-absl::Status LaunchWgmmaGateUp(const FfnParams& p, int max_tokens, int max_active,
+absl::Status LaunchWgmmaGateUp(const FusedParams& p, bool fused, int max_tokens, int max_active,
                                cudaStream_t stream) {
-  return Launch<Proj::kGateUp>(p, max_tokens, max_active, stream);
+  return Launch<Proj::kGateUp>(p, fused, max_tokens, max_active, stream);
 }
 
-absl::Status LaunchWgmmaDown(const FfnParams& p, int max_tokens, int max_active,
+absl::Status LaunchWgmmaDown(const FusedParams& p, bool fused, int max_tokens, int max_active,
                              cudaStream_t stream) {
-  return Launch<Proj::kDown>(p, max_tokens, max_active, stream);
+  return Launch<Proj::kDown>(p, fused, max_tokens, max_active, stream);
 }
 
 }  // namespace janus::kernels

@@ -38,27 +38,34 @@ struct FfnParams {
   float* y;       // [pairs, hidden] fp32, grouped order
 };
 
+// The fused paths' extra inputs: the gate/up blocks group the pairs themselves, the down launch
+// combines (`done` counts finished items per 64-column row group; zeroed by the gate/up launch).
+struct FusedParams : FfnParams {
+  int rows, num_slots;
+  const float* weights;
+  const int32_t* slots;
+  const int32_t* ranks;  // null: every pair is local
+  int my_rank;
+  int32_t* done;  // [hidden / 64] per down row group: items finished (zeroed by the gate/up launch)
+  float* out;
+  int32_t* num_invalid_out;
+};
+
 // True when the current device runs the wgmma kernels: compute capability 9.0 and this build has
 // sm_90a code for them.
 absl::StatusOr<bool> WgmmaFfnAvailable();
 
 // h = bf16(silu(gate x) * up x) for every grouped position. `max_tokens` bounds the tokens of
 // any slot (it picks the pass width; more tokens take extra passes, re-streaming the weights);
-// `max_active` bounds the active slots (sizes the persistent grid).
-absl::Status LaunchWgmmaGateUp(const FfnParams& p, int max_tokens, int max_active,
+// `max_active` bounds the active slots (sizes the persistent grid). Not fused: the grouping comes
+// from LaunchGroupPairs (p.g). Fused (<= 64 pairs and slots): every block groups the pairs itself
+// and block 0 writes the grouping to p.g and zeroes p.done.
+absl::Status LaunchWgmmaGateUp(const FusedParams& p, bool fused, int max_tokens, int max_active,
                                cudaStream_t stream);
-// y = down h, launched as a programmatic dependent of LaunchWgmmaGateUp's kernel.
-absl::Status LaunchWgmmaDown(const FfnParams& p, int max_tokens, int max_active,
+// y = down h, a programmatic dependent of LaunchWgmmaGateUp's kernel. Fused: the last block of
+// each 64-row group also writes that group of `out` (the k-ordered weighted sum per row).
+absl::Status LaunchWgmmaDown(const FusedParams& p, bool fused, int max_tokens, int max_active,
                              cudaStream_t stream);
-
-// Which kernels the four-launch path streams with. kAuto: wgmma where WgmmaFfnAvailable(),
-// else mma.sync. The tests force each to compare them.
-enum class FfnStreamingKernels { kAuto, kMmaSync, kWgmma };
-
-// LaunchGroupedExpertFfn with the four-launch path's kernels chosen (the fused path of small calls
-// and the generic path of odd shapes are unaffected).
-absl::Status LaunchGroupedExpertFfnWith(const GroupedFfnShape& shape, const GroupedFfnArgs& args,
-                                        FfnStreamingKernels kernels, cudaStream_t stream);
 
 }  // namespace janus::kernels
 

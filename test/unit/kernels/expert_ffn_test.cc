@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "kernels/expert_ffn_generic.h"
+#include "kernels/expert_ffn_paths.h"
 #include "kernels/expert_ffn_wgmma.h"
 #include "runtime/cpu/moe.h"
 #include "test/unit/kernels/gpu_test_util.h"
@@ -26,8 +27,7 @@ struct Case {
   int hot = -1;  // >= 0: every row routes its k = hot % top_k pair to slot 0 (one expert gets all)
   int invalid = 0;       // pairs given a slot outside [0, slots) (skipped, counted when local)
   bool generic = false;  // call LaunchGenericGroupedExpertFfn directly, whatever the shape
-  // The four-launch path's streaming kernels (kAuto: wgmma where the GPU has it).
-  FfnStreamingKernels kernels = FfnStreamingKernels::kAuto;
+  FfnPath path = FfnPath::kAuto;  // a forced fast path (kAuto: what the shape and GPU pick)
 };
 
 struct Result {
@@ -128,7 +128,7 @@ absl::StatusOr<Result> RunFfn(const Case& c, uint32_t seed, int launches = 1) {
   a.num_invalid_slots = d_invalid.get<int32_t>();
   for (int l = 0; l < launches; ++l) {
     JANUS_RETURN_IF_ERROR(c.generic ? LaunchGenericGroupedExpertFfn(shape, a, 0)
-                                    : LaunchGroupedExpertFfnWith(shape, a, c.kernels, 0));
+                                    : LaunchGroupedExpertFfnOnPath(shape, a, c.path, 0));
   }
   JANUS_CUDA_RETURN_IF_ERROR(cudaDeviceSynchronize());
   JANUS_ASSIGN_OR_RETURN(res.got, d_out.ToHost<float>());
@@ -144,8 +144,8 @@ void Check(const Case& c, uint32_t seed, int launches = 1) {
   SCOPED_TRACE(::testing::Message() << "rows " << c.rows << " top_k " << c.top_k << " hidden "
                                     << c.hidden << " inter " << c.inter << " slots " << c.slots
                                     << " ranks " << c.ranks << " hot " << c.hot << " invalid "
-                                    << c.invalid << " generic " << c.generic << " kernels "
-                                    << static_cast<int>(c.kernels) << " seed " << seed);
+                                    << c.invalid << " generic " << c.generic << " path "
+                                    << FfnPathName(c.path) << " seed " << seed);
   JANUS_ASSERT_OK_AND_ASSIGN(Result r, RunFfn(c, seed, launches));
   ASSERT_EQ(testing::CountNonFinite(r.got), 0u) << "unwritten (poisoned) outputs";
   // bf16 weights and inputs on both sides; the GPU rounds silu(g)*u to bf16 (as a bf16 model does).
@@ -247,8 +247,8 @@ TEST(GroupedExpertFfn, RepeatedRunsAreBitIdentical) {
 TEST(GroupedExpertFfn, FourLaunchPathWithEachKernelSet) {
   JANUS_SKIP_WITHOUT_GPU();
   JANUS_ASSERT_OK_AND_ASSIGN(const bool have_wgmma, WgmmaFfnAvailable());
-  for (FfnStreamingKernels kernels : {FfnStreamingKernels::kWgmma, FfnStreamingKernels::kMmaSync}) {
-    if (kernels == FfnStreamingKernels::kWgmma && !have_wgmma) continue;
+  for (FfnPath path : {FfnPath::kFourLaunchWgmma, FfnPath::kFourLaunchMmaSync}) {
+    if (path == FfnPath::kFourLaunchWgmma && !have_wgmma) continue;
     uint32_t seed = 151;
     std::vector<Case> cases = {
         {9, 8, 256, 128, 16, 1},    {24, 8, 320, 192, 12, 1},  {40, 8, 320, 192, 12, 1},
@@ -263,16 +263,57 @@ TEST(GroupedExpertFfn, FourLaunchPathWithEachKernelSet) {
     bad.invalid = 7;
     cases.push_back(bad);
     for (Case c : cases) {
-      c.kernels = kernels;
+      c.path = path;
       Check(c, seed++);
     }
     // Bit-identical from run to run (and with repeated launches on one workspace).
     Case c{64, 8, 320, 192, 16, 1, 2};
-    c.kernels = kernels;
+    c.path = path;
     JANUS_ASSERT_OK_AND_ASSIGN(Result a, RunFfn(c, 171));
     JANUS_ASSERT_OK_AND_ASSIGN(Result b, RunFfn(c, 171, 3));
     ASSERT_EQ(a.got, b.got);
   }
+}
+
+// The fused two-launch paths (<= 64 pairs and slots) with each kernel set, forced: one and two
+// token tiles, many slots and slot 63, DeepSeek-V3's hidden, remote pairs, invalid slots, one hot
+// slot. Each gives bit for bit what the four-launch path with the same kernels gives (same
+// per-pair arithmetic, same k-ordered combine), also over repeated launches on one workspace.
+TEST(GroupedExpertFfn, FusedPathsWithEachKernelSet) {
+  JANUS_SKIP_WITHOUT_GPU();
+  JANUS_ASSERT_OK_AND_ASSIGN(const bool have_wgmma, WgmmaFfnAvailable());
+  for (FfnPath path : {FfnPath::kFusedWgmma, FfnPath::kFused}) {
+    if (path == FfnPath::kFusedWgmma && !have_wgmma) continue;
+    uint32_t seed = 191;
+    std::vector<Case> cases = {
+        {1, 8, 2048, 768, 16, 1}, {2, 8, 2048, 768, 16, 1}, {8, 8, 2048, 768, 16, 1},
+        {3, 4, 192, 1024, 8, 1},  {8, 8, 7168, 256, 32, 1}, {2, 8, 320, 192, 64, 2},
+        {16, 4, 128, 64, 8, 4},   {64, 1, 192, 128, 4, 1},
+    };
+    Case hot{32, 2, 256, 128, 8, 1};
+    hot.hot = 1;
+    cases.push_back(hot);
+    Case bad{6, 8, 256, 128, 16, 1};
+    bad.invalid = 9;
+    cases.push_back(bad);
+    for (Case c : cases) {
+      c.path = path;
+      Check(c, seed++);
+    }
+    Case c{8, 8, 2048, 768, 16, 1};
+    c.path = path;
+    JANUS_ASSERT_OK_AND_ASSIGN(Result fused, RunFfn(c, 211, 3));
+    c.path = path == FfnPath::kFused ? FfnPath::kFourLaunchMmaSync : FfnPath::kFourLaunchWgmma;
+    JANUS_ASSERT_OK_AND_ASSIGN(Result four, RunFfn(c, 211));
+    ASSERT_EQ(fused.got, four.got);
+  }
+  Case fused_too_many{9, 8, 128, 64, 16, 1};  // 72 pairs
+  fused_too_many.path = FfnPath::kFused;
+  EXPECT_EQ(RunFfn(fused_too_many, 1).status().code(), absl::StatusCode::kInvalidArgument);
+  fused_too_many.path = FfnPath::kFusedWgmma;
+  EXPECT_EQ(RunFfn(fused_too_many, 1).status().code(),
+            have_wgmma ? absl::StatusCode::kInvalidArgument
+                       : absl::StatusCode::kFailedPrecondition);
 }
 
 // rows * top_k <= 64 and slots <= 64 take the fused two-launch path (grouping in every gate/up
