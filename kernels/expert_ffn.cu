@@ -1,10 +1,14 @@
 // Grouped expert FFN for decode batch sizes: memory-bound streaming of the activated experts.
+// Path selection (ChooseFfnPath, kernels/expert_ffn_paths.h): on sm_90 devices the gate/up and down
+// launches run the wgmma kernels of expert_ffn_wgmma.cu; this file holds the launcher, the
+// workspace and the mma.sync kernels for other devices (sm_80+), in the same two structures:
 //
 // Fused path, two launches (rows * top_k <= kFusedMaxPairs and slots <= kFusedMaxSlots):
 // (1) FusedGateUpKernel: every block first orders this rank's (row, k) pairs by slot
-//     itself (GroupInBlock: a stable counting sort, identical in every block), block 0 writes the
-//     grouping out; (2) FusedDownKernel: the last block to finish a 64-row hidden group
-//     sums that group of every row's pairs in k order with the router weights (CombineRowGroup).
+//     itself (GroupInBlock, expert_ffn_grouping.cuh: a stable counting sort, identical in every
+//     block), block 0 writes the grouping out; (2) FusedDownKernel: the last block to finish a
+//     64-row hidden group sums that group of every row's pairs in k order with the router weights
+//     (CombineRowGroup).
 // Otherwise four launches: LaunchGroupPairs (one block), GateUpKernel, DownKernel,
 // LaunchUnpermuteRows (k-ordered weighted sum per row).
 // In both paths the down launch is a programmatic dependent launch (sm_90) of the gate/up one, so

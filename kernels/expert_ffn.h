@@ -54,7 +54,8 @@ struct GroupedFfnArgs {
 // Depends on the path the shape takes (generic: rows * top_k * inter bf16).
 size_t GroupedFfnWorkspaceBytes(const GroupedFfnShape& shape);
 
-// Enqueues the work on `stream`, no host synchronisation. Up to 64 pairs (rows * top_k) and 64
+// Enqueues the work on `stream`, no host synchronisation. The kernels are Hopper warpgroup MMAs
+// on sm_90 devices (sm_90a builds) and mma.sync elsewhere. Up to 64 pairs (rows * top_k) and 64
 // slots: two launches (gate/up + SiLU·mul with the pair grouping computed in every block; down
 // with the k-ordered weighted combine done by the last block of each 64-column group). Larger
 // calls: four launches (one-block grouping, gate/up, down, combine). Both paths do the same

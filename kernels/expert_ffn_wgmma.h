@@ -1,5 +1,7 @@
-// The gate/up and down launches of the grouped expert FFN's four-launch path (kernels/expert_ffn.h)
-// on Hopper warpgroup MMAs (wgmma, sm_90a). Private to kernels/ and the kernel tests.
+// The gate/up and down launches of the grouped expert FFN (kernels/expert_ffn.h), fused and
+// four-launch paths, on Hopper warpgroup MMAs (wgmma, sm_90a): what LaunchGroupedExpertFfn runs on
+// sm_90 devices (kernels/expert_ffn.cu keeps mma.sync kernels for the others). Private to kernels/,
+// the kernel tests and janus-bench.
 //
 // Work item = (active slot, 64 MMA rows): gate/up takes 32 intermediate rows of gate and the same
 // 32 rows of up (interleaved per 8 rows, so each thread's accumulators hold gate and up of one
@@ -11,7 +13,7 @@
 // it requests its first weight steps before it waits for h.
 //
 // Requirements (checked by the caller, LaunchGroupedExpertFfn): hidden and inter multiples of 64,
-// x / gate / up / down 16-byte aligned, a grouping made by LaunchGroupPairs.
+// x / gate / up / down 16-byte aligned; not fused, a grouping made by LaunchGroupPairs.
 #ifndef JANUS_KERNELS_EXPERT_FFN_WGMMA_H_
 #define JANUS_KERNELS_EXPERT_FFN_WGMMA_H_
 
