@@ -1,8 +1,8 @@
 // Device pieces shared by the grouped expert FFN's mma.sync (expert_ffn.cu) and wgmma
-// (expert_ffn_wgmma.cu) kernels on their fused paths: the in-block pair grouping every gate/up block
-// computes for itself, and the k-ordered combine of one 64-column row group that the down launch's
-// last block per group runs. Both are written for 128-thread blocks. Included by those .cu files
-// only.
+// (expert_ffn_wgmma.cu) kernels on their fused paths: the in-block pair grouping every gate/up
+// block computes for itself, and the k-ordered combine of one 64-column row group that the down
+// launch's last block per group runs. Both are written for 128-thread blocks. Included by those .cu
+// files only.
 #ifndef JANUS_KERNELS_EXPERT_FFN_GROUPING_CUH_
 #define JANUS_KERNELS_EXPERT_FFN_GROUPING_CUH_
 
@@ -22,13 +22,13 @@ constexpr int kFusedMaxPairs = 64;
 constexpr int kFusedMaxSlots = 64;
 
 // Shared-memory layout of the in-block grouping: fixed offsets, so addresses are constants.
-constexpr int kGsCounts = 0;                                 // [kFusedMaxSlots]
-constexpr int kGsOffsets = kGsCounts + kFusedMaxSlots;       // [kFusedMaxSlots + 1]
-constexpr int kGsActive = kGsOffsets + kFusedMaxSlots + 1;   // [kFusedMaxSlots]
-constexpr int kGsCursor = kGsActive + kFusedMaxSlots;        // [kFusedMaxSlots]
-constexpr int kGsScalars = kGsCursor + kFusedMaxSlots;       // [4]: n_active, pairs, invalid
-constexpr int kGsPosPair = kGsScalars + 4;                   // [kFusedMaxPairs]
-constexpr int kGsPairSlot = kGsPosPair + kFusedMaxPairs;     // [kFusedMaxPairs] local slot or -1
+constexpr int kGsCounts = 0;                                // [kFusedMaxSlots]
+constexpr int kGsOffsets = kGsCounts + kFusedMaxSlots;      // [kFusedMaxSlots + 1]
+constexpr int kGsActive = kGsOffsets + kFusedMaxSlots + 1;  // [kFusedMaxSlots]
+constexpr int kGsCursor = kGsActive + kFusedMaxSlots;       // [kFusedMaxSlots]
+constexpr int kGsScalars = kGsCursor + kFusedMaxSlots;      // [4]: n_active, pairs, invalid
+constexpr int kGsPosPair = kGsScalars + 4;                  // [kFusedMaxPairs]
+constexpr int kGsPairSlot = kGsPosPair + kFusedMaxPairs;    // [kFusedMaxPairs] local slot or -1
 constexpr int kGsInts = (kGsPairSlot + kFusedMaxPairs + 31) / 32 * 32;  // 1.5 KB
 
 // Orders this rank's (row, k) pairs by slot with a stable counting sort, the same in every block:
@@ -130,11 +130,10 @@ static __device__ __noinline__ int GroupInBlock(const int32_t* __restrict__ slot
 // (0 for rows with none): the old un-permute launch's arithmetic, restricted to one row group.
 // y was written by other blocks of this launch: read through L2 (ld.cg), never L1.
 // Not inlined (like GroupInBlock): keeps DownKernel's streaming loop free of spills.
-static __device__ __noinline__ void CombineRowGroup(const int32_t* pair_pos,
-                                                    const float* weights, const float* y_all,
-                                                    float* out, int rows, int top_k, int hidden,
-                                                    int grp) {
-  const int col = grp * (64) + (threadIdx.x % 16) * 4;
+static __device__ __noinline__ void CombineRowGroup(const int32_t* pair_pos, const float* weights,
+                                                    const float* y_all, float* out, int rows,
+                                                    int top_k, int hidden, int grp) {
+  const int col = grp * 64 + (threadIdx.x % 16) * 4;
   for (int r = threadIdx.x / 16; r < rows; r += kFfnThreads / 16) {
     const int32_t* pos = pair_pos + static_cast<size_t>(r) * top_k;
     const float* w = weights + static_cast<size_t>(r) * top_k;

@@ -12,9 +12,9 @@
 // uniform branch per pass). Token rows >= the count are never copied: stale shared memory there
 // only reaches accumulator columns that are never stored.
 //
-// Gate/up A rows: M row 16i + r (i = 0..3, r < 8) = gate row i0 + 8i + r, M row 16i + 8 + r = up row
-// i0 + 8i + r, so the accumulator map of kernels/wgmma.cuh gives a thread gate (d[4j], d[4j+1]) and
-// up (d[4j+2], d[4j+3]) of the same intermediate row i0 + 8w + lane / 4.
+// Gate/up A rows: M row 16i + r (i = 0..3, r < 8) = gate row i0 + 8i + r, M row 16i + 8 + r = up
+// row i0 + 8i + r, so the accumulator map of kernels/wgmma.cuh gives a thread gate (d[4j], d[4j+1])
+// and up (d[4j+2], d[4j+3]) of the same intermediate row i0 + 8w + lane / 4.
 // Down A rows: M row m = down row r0 + m; the output is fp32 y.
 #include <algorithm>
 
@@ -59,8 +59,8 @@ __device__ __forceinline__ float Silu(float v) { return v / (1.0f + __expf(-v));
 #if JANUS_HAS_WGMMA
 // One pass over all of K: n (<= kN) tokens at grouped positions pos0.., item rows from row0.
 template <Proj kProj, int kN, int kMaxN>
-__device__ __forceinline__ void RunPass(const FfnParams& p, const int* pos_pair,
-                                        uint32_t smem_base, int slot, int row0, int pos0, int n) {
+__device__ __forceinline__ void RunPass(const FfnParams& p, const int* pos_pair, uint32_t smem_base,
+                                        int slot, int row0, int pos0, int n) {
   constexpr int kStages = Stages<kProj, kMaxN>();
   constexpr int kStageBytes = StageBytes<kMaxN>();
   constexpr int kBRowsPerThread = kN / 16;
@@ -103,7 +103,8 @@ __device__ __forceinline__ void RunPass(const FfnParams& p, const int* pos_pair,
     const uint32_t st = smem_base + static_cast<uint32_t>(stage * kStageBytes);
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      device::CpAsync16Prefetch256(st + a_dst + i * 16 * 128, a_src + i * a_group_stride + step * 64);
+      device::CpAsync16Prefetch256(st + a_dst + i * 16 * 128,
+                                   a_src + i * a_group_stride + step * 64);
     }
   };
   auto issue_b = [&](int step, int stage) {
@@ -243,11 +244,14 @@ __global__ void __launch_bounds__(kThreads) WgmmaFfnKernel(const FusedParams p) 
       if (n <= 16) {
         RunPass<kProj, 16, kMaxN>(p, pos_pair, smem_base, slot, row0, pos0, n);
       } else if (n <= 32) {
-        if constexpr (kMaxN >= 32) RunPass<kProj, 32, kMaxN>(p, pos_pair, smem_base, slot, row0, pos0, n);
+        if constexpr (kMaxN >= 32)
+          RunPass<kProj, 32, kMaxN>(p, pos_pair, smem_base, slot, row0, pos0, n);
       } else if (n <= 48) {
-        if constexpr (kMaxN >= 48) RunPass<kProj, 48, kMaxN>(p, pos_pair, smem_base, slot, row0, pos0, n);
+        if constexpr (kMaxN >= 48)
+          RunPass<kProj, 48, kMaxN>(p, pos_pair, smem_base, slot, row0, pos0, n);
       } else {
-        if constexpr (kMaxN >= 64) RunPass<kProj, 64, kMaxN>(p, pos_pair, smem_base, slot, row0, pos0, n);
+        if constexpr (kMaxN >= 64)
+          RunPass<kProj, 64, kMaxN>(p, pos_pair, smem_base, slot, row0, pos0, n);
       }
     }
     if constexpr (kFused && kProj == Proj::kDown) {
@@ -280,8 +284,8 @@ absl::Status LaunchTyped(const FusedParams& p, int max_active, cudaStream_t stre
   JANUS_CUDA_RETURN_IF_ERROR(
       cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, smem));
   const int groups = (kProj == Proj::kGateUp ? p.inter : p.hidden) / RowsPerItem<kProj>();
-  int grid = std::max(
-      1, static_cast<int>(std::min<int64_t>(int64_t{max_active} * groups, sms * std::max(per_sm, 1))));
+  int grid = std::max(1, static_cast<int>(std::min<int64_t>(int64_t{max_active} * groups,
+                                                            sms * std::max(per_sm, 1))));
   // The fused down launch also zeroes `out` when nothing is local: a few blocks at least.
   if (kFused && kProj == Proj::kDown) grid = std::max(grid, std::min(8, sms));
   if constexpr (kProj == Proj::kGateUp) {
@@ -300,10 +304,10 @@ absl::Status Launch(const FusedParams& p, bool fused, int max_tokens, int max_ac
   JANUS_KERNEL_CHECK_ARG(p.hidden > 0 && p.hidden % 64 == 0 && p.inter > 0 && p.inter % 64 == 0,
                          "expert ffn (wgmma): hidden (", p.hidden, ") and inter (", p.inter,
                          ") must be positive multiples of 64");
-  JANUS_KERNEL_CHECK_ARG(!fused || (p.rows * p.top_k <= kFusedMaxPairs &&
-                                    p.num_slots <= kFusedMaxSlots),
-                         "expert ffn (wgmma): the fused launches take at most ", kFusedMaxPairs,
-                         " pairs and ", kFusedMaxSlots, " slots");
+  JANUS_KERNEL_CHECK_ARG(
+      !fused || (p.rows * p.top_k <= kFusedMaxPairs && p.num_slots <= kFusedMaxSlots),
+      "expert ffn (wgmma): the fused launches take at most ", kFusedMaxPairs, " pairs and ",
+      kFusedMaxSlots, " slots");
   if (max_active <= 0 && !fused) return absl::OkStatus();
   max_active = std::max(max_active, 1);
   JANUS_DISPATCH_BOOL(fused, kFused, {
@@ -320,8 +324,10 @@ absl::Status Launch(const FusedParams& p, bool fused, int max_tokens, int max_ac
 absl::StatusOr<bool> WgmmaFfnAvailable() {
   int device = 0, major = 0, minor = 0;
   JANUS_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
-  JANUS_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-  JANUS_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+  JANUS_CUDA_RETURN_IF_ERROR(
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  JANUS_CUDA_RETURN_IF_ERROR(
+      cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
   if (major != 9 || minor != 0) return false;
   // Code for this device exists only if the build targets sm_90a (CMAKE_CUDA_ARCHITECTURES 90a).
   cudaFuncAttributes attr{};

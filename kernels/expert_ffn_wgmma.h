@@ -36,8 +36,8 @@ struct FfnParams {
   const uint16_t* up;
   const uint16_t* down;
   PairGrouping g;
-  uint16_t* h;    // [pairs, inter] bf16, grouped order
-  float* y;       // [pairs, hidden] fp32, grouped order
+  uint16_t* h;  // [pairs, inter] bf16, grouped order
+  float* y;     // [pairs, hidden] fp32, grouped order
 };
 
 // The fused paths' extra inputs: the gate/up blocks group the pairs themselves, the down launch
