@@ -379,17 +379,12 @@ template <int kTiles>
 __global__ void __launch_bounds__(kThreads, MinBlocksPerSm<kTiles>())
     FusedDownKernel(FusedParams p) {
   extern __shared__ __align__(128) unsigned char smem[];
-  __shared__ int last_of_group;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q = lane % 4;
   device::GridDependencyWait();  // the grouping, h and the done counters come from gate/up
   const int n_active = p.g.scalars[0];
   const int groups = p.hidden / (kWarps * 16);
   if (n_active == 0) {  // nothing local: every row's sum is empty
-    const size_t n4 = static_cast<size_t>(p.rows) * p.hidden / 4;
-    for (size_t v = static_cast<size_t>(blockIdx.x) * kThreads + threadIdx.x; v < n4;
-         v += static_cast<size_t>(gridDim.x) * kThreads) {
-      reinterpret_cast<float4*>(p.out)[v] = make_float4(0.f, 0.f, 0.f, 0.f);
-    }
+    ZeroOutputRows(p.out, p.rows, p.hidden);
     return;
   }
   for (int item = blockIdx.x; item < n_active * groups; item += gridDim.x) {
@@ -419,15 +414,8 @@ __global__ void __launch_bounds__(kThreads, MinBlocksPerSm<kTiles>())
         }
       }
     }
-    // Publish this item's y (every writer fences before the barrier), then count it.
-    __threadfence();
-    __syncthreads();
-    if (threadIdx.x == 0) last_of_group = atomicAdd(&p.done[grp], 1) == n_active - 1;
-    __syncthreads();
-    if (last_of_group) {
-      __threadfence();
-      CombineRowGroup(p.g.pair_pos, p.weights, p.y, p.out, p.rows, p.top_k, p.hidden, grp);
-    }
+    FinishRowGroupItem(p.done, grp, n_active, p.g.pair_pos, p.weights, p.y, p.out, p.rows,
+                       p.top_k, p.hidden);
   }
 }
 
@@ -555,14 +543,15 @@ absl::Status LaunchGroupedExpertFfnOnPath(const GroupedFfnShape& s, const Groupe
     JANUS_KERNEL_CHECK_ARG(IsAligned(ptr, 16),
                            "expert ffn: x, gate, up, down and out must be 16-byte aligned");
   }
-  if (path == FfnPath::kAuto) {
-    JANUS_ASSIGN_OR_RETURN(path, ChooseFfnPath(s));
+  const bool forced = path != FfnPath::kAuto;
+  if (!forced) {
+    JANUS_ASSIGN_OR_RETURN(path, ChooseFfnPath(s));  // picks wgmma only where it runs
   }
   const bool fused = path == FfnPath::kFused || path == FfnPath::kFusedWgmma;
   const bool wgmma = path == FfnPath::kFusedWgmma || path == FfnPath::kFourLaunchWgmma;
   JANUS_KERNEL_CHECK_ARG(!fused || UseFusedPath(s), "expert ffn: the fused paths take at most ",
                          kFusedMaxPairs, " pairs and ", kFusedMaxSlots, " slots");
-  if (wgmma) {
+  if (forced && wgmma) {
     JANUS_ASSIGN_OR_RETURN(const bool available, WgmmaFfnAvailable());
     if (!available) {
       return absl::FailedPreconditionError(

@@ -153,6 +153,34 @@ static __device__ __noinline__ void CombineRowGroup(const int32_t* pair_pos, con
   }
 }
 
+// The down launch's end of a work item of 64-column row group `grp` on the fused paths: publish
+// this block's y (every writer fences before the barrier), count the item, and if it was the
+// group's last (done[grp] reaches n_active) sum that group of every row (CombineRowGroup).
+__device__ __forceinline__ void FinishRowGroupItem(int32_t* done, int grp, int n_active,
+                                                   const int32_t* pair_pos, const float* weights,
+                                                   const float* y, float* out, int rows, int top_k,
+                                                   int hidden) {
+  __shared__ int last_of_group;
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) last_of_group = atomicAdd(&done[grp], 1) == n_active - 1;
+  __syncthreads();
+  if (last_of_group) {
+    __threadfence();
+    CombineRowGroup(pair_pos, weights, y, out, rows, top_k, hidden, grp);
+  }
+}
+
+// The fused down launch when nothing is local: every row's sum is empty, `out` [rows, hidden]
+// (hidden a multiple of 4) is zeroed by the whole grid.
+__device__ __forceinline__ void ZeroOutputRows(float* out, int rows, int hidden) {
+  const size_t n4 = static_cast<size_t>(rows) * hidden / 4;
+  for (size_t v = static_cast<size_t>(blockIdx.x) * kFfnThreads + threadIdx.x; v < n4;
+       v += static_cast<size_t>(gridDim.x) * kFfnThreads) {
+    reinterpret_cast<float4*>(out)[v] = make_float4(0.f, 0.f, 0.f, 0.f);
+  }
+}
+
 }  // namespace janus::kernels
 
 #endif  // JANUS_KERNELS_EXPERT_FFN_GROUPING_CUH_

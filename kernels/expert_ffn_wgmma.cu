@@ -17,6 +17,8 @@
 // and up (d[4j+2], d[4j+3]) of the same intermediate row i0 + 8w + lane / 4.
 // Down A rows: M row m = down row r0 + m; the output is fp32 y.
 #include <algorithm>
+#include <mutex>
+#include <vector>
 
 #include "kernels/common.cuh"
 #include "kernels/expert_ffn_grouping.cuh"
@@ -199,7 +201,6 @@ __global__ void __launch_bounds__(kThreads) WgmmaFfnKernel(const FusedParams p) 
 #if JANUS_HAS_WGMMA
   extern __shared__ unsigned char smem_raw[];
   __shared__ int group_sm[kFused ? kGsInts : 1];
-  __shared__ int last_of_group;
   if constexpr (kProj == Proj::kGateUp) device::LaunchDependents();  // down may start its weights
   const uint32_t smem_base = (device::SmemAddress(smem_raw) + 1023u) & ~1023u;
   constexpr int kRows = RowsPerItem<kProj>();
@@ -223,11 +224,7 @@ __global__ void __launch_bounds__(kThreads) WgmmaFfnKernel(const FusedParams p) 
     pos_pair = group_sm + kGsPosPair;
     if (kProj == Proj::kDown && n_active == 0) {  // nothing local: every row's sum is empty
       device::GridDependencyWait();
-      const size_t n4 = static_cast<size_t>(p.rows) * p.hidden / 4;
-      for (size_t v = static_cast<size_t>(blockIdx.x) * kThreads + threadIdx.x; v < n4;
-           v += static_cast<size_t>(gridDim.x) * kThreads) {
-        reinterpret_cast<float4*>(p.out)[v] = make_float4(0.f, 0.f, 0.f, 0.f);
-      }
+      ZeroOutputRows(p.out, p.rows, p.hidden);
       return;
     }
   } else {
@@ -255,17 +252,8 @@ __global__ void __launch_bounds__(kThreads) WgmmaFfnKernel(const FusedParams p) 
       }
     }
     if constexpr (kFused && kProj == Proj::kDown) {
-      // Publish this item's y (every writer fences before the barrier), then count it; the block
-      // that completes row group `grp` sums it for every row in k order.
-      const int grp = row0 / 64;
-      __threadfence();
-      __syncthreads();
-      if (threadIdx.x == 0) last_of_group = atomicAdd(&p.done[grp], 1) == n_active - 1;
-      __syncthreads();
-      if (last_of_group) {
-        __threadfence();
-        CombineRowGroup(p.g.pair_pos, p.weights, p.y, p.out, p.rows, p.top_k, p.hidden, grp);
-      }
+      FinishRowGroupItem(p.done, row0 / 64, n_active, p.g.pair_pos, p.weights, p.y, p.out, p.rows,
+                         p.top_k, p.hidden);
     }
   }
 #else
@@ -322,20 +310,30 @@ absl::Status Launch(const FusedParams& p, bool fused, int max_tokens, int max_ac
 }  // namespace
 
 absl::StatusOr<bool> WgmmaFfnAvailable() {
-  int device = 0, major = 0, minor = 0;
+  // Per device, asked once: the answer cannot change while the process runs.
+  static std::mutex mu;
+  static std::vector<int8_t> cache;  // -1 unknown, else 0 / 1
+  int device = 0;
   JANUS_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
-  JANUS_CUDA_RETURN_IF_ERROR(
-      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-  JANUS_CUDA_RETURN_IF_ERROR(
-      cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
-  if (major != 9 || minor != 0) return false;
-  // Code for this device exists only if the build targets sm_90a (CMAKE_CUDA_ARCHITECTURES 90a).
-  cudaFuncAttributes attr{};
-  if (cudaFuncGetAttributes(&attr, WgmmaFfnKernel<Proj::kGateUp, 16, false>) != cudaSuccess) {
-    (void)cudaGetLastError();  // no image for this device: not a sticky error
-    return false;
+  std::lock_guard<std::mutex> lock(mu);
+  if (static_cast<int>(cache.size()) <= device) cache.resize(device + 1, -1);
+  if (cache[device] < 0) {
+    int major = 0, minor = 0;
+    JANUS_CUDA_RETURN_IF_ERROR(
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+    JANUS_CUDA_RETURN_IF_ERROR(
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+    bool available = major == 9 && minor == 0;
+    // Code for this device exists only if the build targets sm_90a (CMAKE_CUDA_ARCHITECTURES 90a).
+    cudaFuncAttributes attr{};
+    if (available &&
+        cudaFuncGetAttributes(&attr, WgmmaFfnKernel<Proj::kGateUp, 16, false>) != cudaSuccess) {
+      (void)cudaGetLastError();  // no image for this device: not a sticky error
+      available = false;
+    }
+    cache[device] = available && attr.binaryVersion == 90;
   }
-  return attr.binaryVersion == 90;
+  return cache[device] == 1;
 }
 
 absl::Status LaunchWgmmaGateUp(const FusedParams& p, bool fused, int max_tokens, int max_active,
