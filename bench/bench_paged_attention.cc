@@ -70,8 +70,6 @@ absl::Status RunPagedAttention(const Options& opt, const Limits& limits, Table& 
         a.out = out.get<uint16_t>();
         return kernels::LaunchPagedAttention(shape, a, s);
       };
-      JANUS_RETURN_IF_ERROR(fn(0, stream));
-      JANUS_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
       JANUS_ASSIGN_OR_RETURN(double us, TimeGraphUs(fn, std::max(sets, 2), opt.quick ? 5 : 20, stream));
       table.Add({"paged_attention",
                  absl::StrFormat("mla decode h%d kv1 576/512 ctx %d batch %d", heads, ctx, batch),
@@ -97,8 +95,6 @@ absl::Status RunPagedAttention(const Options& opt, const Limits& limits, Table& 
         a.workspace_bytes = ws.bytes();
         return kernels::LaunchMlaDecode(ms, a, s);
       };
-      JANUS_RETURN_IF_ERROR(mla(0, stream));
-      JANUS_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
       JANUS_ASSIGN_OR_RETURN(double mla_us,
                              TimeGraphUs(mla, std::max(sets, 2), opt.quick ? 5 : 20, stream));
       // Absorbed MLA: 2 (576 + 512) flops per head per cached token. The roofline fraction is
@@ -159,8 +155,6 @@ absl::Status RunPagedAttention(const Options& opt, const Limits& limits, Table& 
         a.out = out.get<uint16_t>();
         return kernels::LaunchPagedAttention(shape, a, s);
       };
-      JANUS_RETURN_IF_ERROR(fn(0, stream));
-      JANUS_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
       JANUS_ASSIGN_OR_RETURN(double us, TimeGraphUs(fn, 2, opt.quick ? 3 : 10, stream));
       // QKᵀ and PV over the causal triangle: 2 · 2 · D flops per (head, row, key).
       const double keys = 0.5 * rows * (rows + 1.0);

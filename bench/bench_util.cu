@@ -39,6 +39,8 @@ absl::Status FillRandomBf16(uint16_t* data, size_t n, uint64_t seed, float scale
 
 absl::StatusOr<double> TimeGraphUs(const std::function<absl::Status(int, cudaStream_t)>& fn,
                                    int reps_per_graph, int samples, cudaStream_t stream) {
+  JANUS_RETURN_IF_ERROR(fn(0, stream));
+  JANUS_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
   cudaGraph_t graph = nullptr;
   JANUS_CUDA_RETURN_IF_ERROR(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed));
   absl::Status captured = absl::OkStatus();

@@ -24,7 +24,9 @@ absl::Status FillRandomBf16(uint16_t* data, size_t n, uint64_t seed, float scale
 // Median microseconds of one call of `fn(rep)`. Each sample is one replay of a CUDA graph that
 // holds `reps_per_graph` calls back to back (rep = 0, 1, ...: callers rotate input sets with it),
 // timed with events and divided by reps_per_graph; launch gaps between kernels are a graph's, not
-// the host's. One replay runs first as warm-up.
+// the host's. fn(0) first runs once outside the capture and is synchronised (its errors, lazy
+// module loading and kernel attribute calls surface there, not inside a capture); one replay then
+// runs as warm-up.
 absl::StatusOr<double> TimeGraphUs(const std::function<absl::Status(int rep, cudaStream_t)>& fn,
                                    int reps_per_graph, int samples, cudaStream_t stream);
 
