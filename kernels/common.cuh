@@ -1,6 +1,6 @@
 // Shared device helpers of the kernel families: status macros (via cuda_status.h), JANUS_DISPATCH_*
 // switches that turn runtime values into template arguments, 16-byte loads, bf16 conversions, the
-// bf16 tensor-core MMA and cp.async wrappers. Included by the .cu files only.
+// bf16 tensor-core MMAs, ldmatrix and cp.async wrappers. Included by the .cu files only.
 #ifndef JANUS_KERNELS_COMMON_CUH_
 #define JANUS_KERNELS_COMMON_CUH_
 
@@ -110,6 +110,33 @@ __device__ __forceinline__ void MmaBf16(float (&d)[4], uint32_t a0, uint32_t a1,
       "{%8, %9}, {%0, %1, %2, %3};"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+// D = A(16x8, row) * B(8x8, col) + D (m16n8k8), bf16 inputs, fp32 accumulators.
+__device__ __forceinline__ void MmaBf16K8(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t b0) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5}, {%6}, "
+      "{%0, %1, %2, %3};"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a0), "r"(a1), "r"(b0));
+}
+
+// ldmatrix from a shared-memory address (lane 8 i + j gives row j of 8x8 matrix i): 4 or 2
+// matrices, or 4 transposed.
+__device__ __forceinline__ void Ldsm4(uint32_t addr, uint32_t (&r)[4]) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+__device__ __forceinline__ void Ldsm2(uint32_t addr, uint32_t& r0, uint32_t& r1) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];"
+               : "=r"(r0), "=r"(r1)
+               : "r"(addr));
+}
+__device__ __forceinline__ void Ldsm4T(uint32_t addr, uint32_t (&r)[4]) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
 }
 
 // cp.async 16 bytes global -> shared; src_bytes = 0 zero-fills the destination.
