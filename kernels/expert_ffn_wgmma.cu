@@ -35,6 +35,12 @@ enum class Proj { kGateUp, kDown };
 
 // Gate/up (384 items for 16 Qwen3-sized slots) fits one wave at 3 blocks per SM with deep rings;
 // down (512 items) gets 4 blocks per SM with shallower rings (its K, inter, is short anyway).
+// Gate/up with at most two items per SM (one token: 8 active Qwen3-sized slots x 24 items) has
+// the shared memory to itself and keeps more of each item in flight: kDeepGateUpStages (101 KB,
+// two blocks per SM); on H200 the Qwen3 slice at one token took 25.7 / 27.1 us against 27.3 /
+// 28.5 us with 6 stages (two runs), while at 2-8 tokens (up to three items per SM) 10 stages at
+// two blocks per SM were slower (39.7 vs 36.5 us at 2 tokens). Down rings of 7 (from 5): no change.
+constexpr int kDeepGateUpStages = 10;
 template <Proj kProj, int kMaxN>
 constexpr int Stages() {
   if constexpr (kProj == Proj::kGateUp) {
@@ -47,9 +53,9 @@ template <int kMaxN>
 constexpr int StageBytes() {
   return kATileBytes + kMaxN * 128;
 }
-template <Proj kProj, int kMaxN>
+template <int kMaxN, int kStages>
 constexpr int SmemBytes() {
-  return Stages<kProj, kMaxN>() * StageBytes<kMaxN>() + 1024;  // + slack to align the base
+  return kStages * StageBytes<kMaxN>() + 1024;  // + slack to align the base
 }
 template <Proj kProj>
 constexpr int RowsPerItem() {  // intermediate rows (gate/up) or hidden rows (down) of an item
@@ -60,10 +66,9 @@ __device__ __forceinline__ float Silu(float v) { return v / (1.0f + __expf(-v));
 
 #if JANUS_HAS_WGMMA
 // One pass over all of K: n (<= kN) tokens at grouped positions pos0.., item rows from row0.
-template <Proj kProj, int kN, int kMaxN>
+template <Proj kProj, int kN, int kMaxN, int kStages>
 __device__ __forceinline__ void RunPass(const FfnParams& p, const int* pos_pair, uint32_t smem_base,
                                         int slot, int row0, int pos0, int n) {
-  constexpr int kStages = Stages<kProj, kMaxN>();
   constexpr int kStageBytes = StageBytes<kMaxN>();
   constexpr int kBRowsPerThread = kN / 16;
   const int t = threadIdx.x;
@@ -196,7 +201,7 @@ __device__ __forceinline__ void RunPass(const FfnParams& p, const int* pos_pair,
 // groups the pairs itself (GroupInBlock; gate/up's block 0 writes the grouping out and zeroes the
 // done counters), and in the down launch the last block to finish a 64-row group combines that
 // group of every row (CombineRowGroup), so no grouping or un-permute launch is needed.
-template <Proj kProj, int kMaxN, bool kFused>
+template <Proj kProj, int kMaxN, bool kFused, int kStages>
 __global__ void __launch_bounds__(kThreads) WgmmaFfnKernel(const FusedParams p) {
 #if JANUS_HAS_WGMMA
   extern __shared__ unsigned char smem_raw[];
@@ -239,16 +244,16 @@ __global__ void __launch_bounds__(kThreads) WgmmaFfnKernel(const FusedParams p) 
       const int n = min(kMaxN, count - base);
       const int pos0 = begin + base;
       if (n <= 16) {
-        RunPass<kProj, 16, kMaxN>(p, pos_pair, smem_base, slot, row0, pos0, n);
+        RunPass<kProj, 16, kMaxN, kStages>(p, pos_pair, smem_base, slot, row0, pos0, n);
       } else if (n <= 32) {
         if constexpr (kMaxN >= 32)
-          RunPass<kProj, 32, kMaxN>(p, pos_pair, smem_base, slot, row0, pos0, n);
+          RunPass<kProj, 32, kMaxN, kStages>(p, pos_pair, smem_base, slot, row0, pos0, n);
       } else if (n <= 48) {
         if constexpr (kMaxN >= 48)
-          RunPass<kProj, 48, kMaxN>(p, pos_pair, smem_base, slot, row0, pos0, n);
+          RunPass<kProj, 48, kMaxN, kStages>(p, pos_pair, smem_base, slot, row0, pos0, n);
       } else {
         if constexpr (kMaxN >= 64)
-          RunPass<kProj, 64, kMaxN>(p, pos_pair, smem_base, slot, row0, pos0, n);
+          RunPass<kProj, 64, kMaxN, kStages>(p, pos_pair, smem_base, slot, row0, pos0, n);
       }
     }
     if constexpr (kFused && kProj == Proj::kDown) {
@@ -261,10 +266,10 @@ __global__ void __launch_bounds__(kThreads) WgmmaFfnKernel(const FusedParams p) 
 #endif
 }
 
-template <Proj kProj, int kMaxN, bool kFused>
+template <Proj kProj, int kMaxN, bool kFused, int kStages = Stages<kProj, kMaxN>()>
 absl::Status LaunchTyped(const FusedParams& p, int max_active, cudaStream_t stream) {
-  constexpr int smem = SmemBytes<kProj, kMaxN>();
-  auto kernel = WgmmaFfnKernel<kProj, kMaxN, kFused>;
+  constexpr int smem = SmemBytes<kMaxN, kStages>();
+  auto kernel = WgmmaFfnKernel<kProj, kMaxN, kFused, kStages>;
   int sms = 0, per_sm = 0;
   JANUS_RETURN_IF_ERROR(CurrentDeviceInfo(&sms, nullptr));
   JANUS_CUDA_RETURN_IF_ERROR(
@@ -299,7 +304,16 @@ absl::Status Launch(const FusedParams& p, bool fused, int max_tokens, int max_ac
   if (max_active <= 0 && !fused) return absl::OkStatus();
   max_active = std::max(max_active, 1);
   JANUS_DISPATCH_BOOL(fused, kFused, {
-    if (max_tokens <= 16) return LaunchTyped<kProj, 16, kFused>(p, max_active, stream);
+    if (max_tokens <= 16) {
+      if constexpr (kProj == Proj::kGateUp) {
+        int sms = 0;
+        JANUS_RETURN_IF_ERROR(CurrentDeviceInfo(&sms, nullptr));
+        if (int64_t{max_active} * (p.inter / RowsPerItem<kProj>()) <= 2 * sms) {
+          return LaunchTyped<kProj, 16, kFused, kDeepGateUpStages>(p, max_active, stream);
+        }
+      }
+      return LaunchTyped<kProj, 16, kFused>(p, max_active, stream);
+    }
     if (max_tokens <= 32) return LaunchTyped<kProj, 32, kFused>(p, max_active, stream);
     if (max_tokens <= 48) return LaunchTyped<kProj, 48, kFused>(p, max_active, stream);
     return LaunchTyped<kProj, 64, kFused>(p, max_active, stream);
@@ -327,7 +341,9 @@ absl::StatusOr<bool> WgmmaFfnAvailable() {
     // Code for this device exists only if the build targets sm_90a (CMAKE_CUDA_ARCHITECTURES 90a).
     cudaFuncAttributes attr{};
     if (available &&
-        cudaFuncGetAttributes(&attr, WgmmaFfnKernel<Proj::kGateUp, 16, false>) != cudaSuccess) {
+        cudaFuncGetAttributes(
+            &attr, WgmmaFfnKernel<Proj::kGateUp, 16, false, Stages<Proj::kGateUp, 16>()>) !=
+            cudaSuccess) {
       (void)cudaGetLastError();  // no image for this device: not a sticky error
       available = false;
     }
