@@ -247,18 +247,23 @@ __device__ __forceinline__ void MmaTile(uint32_t kaddr, uint32_t vaddr, int tile
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const int r8 = lane & 7, mi = lane >> 3;  // ldmatrix: row r8 of matrix mi
   const int tok0 = warp * C::kWarpTok;
-  float sc[kNt][4];
+  // Even and odd k steps accumulate separately (two dependent-MMA chains of kDim / 32, summed
+  // after the loop), so the chain is half as long.
+  float sc[kNt][4], sc_odd[kNt][4];
 #pragma unroll
   for (int nt = 0; nt < kNt; ++nt) {
     sc[nt][0] = sc[nt][1] = sc[nt][2] = sc[nt][3] = 0.f;
+    sc_odd[nt][0] = sc_odd[nt][1] = sc_odd[nt][2] = sc_odd[nt][3] = 0.f;
     const uint32_t row = kaddr + (tok0 + 8 * nt + r8) * kRowBytes;
 #pragma unroll
     for (int kk = 0; kk < kDim / 32; ++kk) {  // 4 pieces (2 k steps) per ldmatrix.x4
       uint32_t b[4];
       device::Ldsm4(row + (((4 * kk + mi) ^ r8) << 4), b);
       device::MmaBf16(sc[nt], qa[2 * kk][0], 0u, qa[2 * kk][1], 0u, b[0], b[1]);
-      device::MmaBf16(sc[nt], qa[2 * kk + 1][0], 0u, qa[2 * kk + 1][1], 0u, b[2], b[3]);
+      device::MmaBf16(sc_odd[nt], qa[2 * kk + 1][0], 0u, qa[2 * kk + 1][1], 0u, b[2], b[3]);
     }
+#pragma unroll
+    for (int e = 0; e < 2; ++e) sc[nt][e] += sc_odd[nt][e];  // rows 8-15 (e = 2, 3) are unused
   }
   // sc[nt][e]: head lane / 4, token tok0 + 8 nt + 2 (lane % 4) + e. Rows past the tile's valid
   // tokens (zero-filled) are masked; m_new is finite because the warp has a valid token.
