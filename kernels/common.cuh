@@ -139,6 +139,25 @@ __device__ __forceinline__ void Ldsm4T(uint32_t addr, uint32_t (&r)[4]) {
                : "r"(addr));
 }
 
+__device__ __forceinline__ uint32_t SmemAddress(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+// 16-byte cp.async to a shared-memory address; `.L2::256B` asks L2 to fetch the whole 256-byte
+// line pair (weights: the row's next K step follows).
+__device__ __forceinline__ void CpAsync16Prefetch256(uint32_t dst, const void* src) {
+  asm volatile("cp.async.cg.shared.global.L2::256B [%0], [%1], 16;" ::"r"(dst), "l"(src)
+               : "memory");
+}
+__device__ __forceinline__ void CpAsync16To(uint32_t dst, const void* src) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst), "l"(src) : "memory");
+}
+// The same with src_bytes (0 zero-fills the 16 destination bytes without reading src).
+__device__ __forceinline__ void CpAsync16To(uint32_t dst, const void* src, int src_bytes) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src),
+               "r"(src_bytes));
+}
+
 // cp.async 16 bytes global -> shared; src_bytes = 0 zero-fills the destination.
 __device__ __forceinline__ void CpAsync16(void* smem, const void* gmem, int src_bytes) {
   const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
@@ -186,6 +205,31 @@ cudaError_t LaunchProgrammaticDependent(void (*kernel)(KernelArgs...), dim3 grid
 
 namespace device {
 
+// One tile of an online softmax in the log2 domain for a row with running max m and sum l: m
+// becomes max(m, tile_max), l is rescaled; the caller rescales its accumulators by `alpha` and
+// weighs the tile's scores as 2^(s - base). base is m, or 0 while the row has seen nothing (m =
+// -inf), which keeps -inf - -inf out.
+struct SoftmaxStep {
+  float alpha, base;
+};
+__device__ __forceinline__ SoftmaxStep OnlineSoftmaxStep(float& m, float& l, float tile_max) {
+  const float m_new = fmaxf(m, tile_max);
+  const float base = m_new == -INFINITY ? 0.f : m_new;
+  const float alpha = exp2f(m - base);
+  m = m_new;
+  l *= alpha;
+  return {alpha, base};
+}
+
+// Max / sum over the 4 lanes of a quad (the lanes sharing an MMA accumulator row).
+__device__ __forceinline__ float QuadMax(float v) {
+  v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));
+  return fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 2));
+}
+__device__ __forceinline__ float QuadSum(float v) {
+  v += __shfl_xor_sync(0xffffffffu, v, 1);
+  return v + __shfl_xor_sync(0xffffffffu, v, 2);
+}
 __device__ __forceinline__ float WarpMax(float v) {
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));

@@ -83,7 +83,6 @@ struct Cfg {
   // Tensor cores for head_dim 64 / 128 (a warp's 16 / 8 tokens form whole n = 8 MMA tiles);
   // head_dim 256 (4 tokens a warp) stays on CUDA cores.
   static constexpr bool kMma = kDim <= 128;
-  static constexpr int kTokTiles = kWarpTok / 8;              // MMA n tiles of S per warp
   static_assert(kPieces == 4 && kChunks / kLanesPerTok == 4, "a thread owns 4 pieces per row set");
   static_assert(kWarpTok * kWarps == kTile && kWarpTok % 4 == 0, "warps split the tile");
 };
@@ -242,7 +241,7 @@ __device__ __forceinline__ void MmaTile(uint32_t kaddr, uint32_t vaddr, int tile
                                         const uint32_t (&qa)[kDim / 16][2], float& m_row,
                                         float& l_row, float (&o)[kDim / 8][4]) {
   using C = Cfg<kDim>;
-  constexpr int kNt = C::kTokTiles, kRowBytes = kDim * 2;
+  constexpr int kNt = C::kWarpTok / 8, kRowBytes = kDim * 2;  // MMA n tiles of S per warp
   static_assert(kNt == 1 || kNt == 2, "8 or 16 tokens a warp");
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const int r8 = lane & 7, mi = lane >> 3;  // ldmatrix: row r8 of matrix mi
@@ -277,9 +276,7 @@ __device__ __forceinline__ void MmaTile(uint32_t kaddr, uint32_t vaddr, int tile
       mx = fmaxf(mx, sc[nt][e]);
     }
   }
-  mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-  mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-  const float m_new = fmaxf(m_row, mx);
+  const float m_new = fmaxf(m_row, device::QuadMax(mx));
   const float alpha = exp2f(m_row - m_new);  // 0 on the warp's first tile (m = -inf)
   m_row = m_new;
   uint32_t pa[kNt];
@@ -533,8 +530,7 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSm) DecodeSplitKernel(Para
   // Block combine of the warps, fixed order: o = sum_w 2^(m_w - M) o_w, likewise l.
   float* red = reinterpret_cast<float*>(stage_mem);  // [kWarps][kGroup][kDim]
   if constexpr (C::kMma) {
-    float lsum = l_row + __shfl_xor_sync(0xffffffffu, l_row, 1);
-    lsum += __shfl_xor_sync(0xffffffffu, lsum, 2);
+    const float lsum = device::QuadSum(l_row);
     if (qrow < kGroup) {
       float* dst = red + (warp * kGroup + qrow) * kDim + qcol;
 #pragma unroll

@@ -55,10 +55,6 @@ __device__ __forceinline__ uint32_t SwzRow(int row, int chunk) {
   return row * kRowBytes + ((chunk ^ (row & 7)) << 4);
 }
 
-__device__ __forceinline__ void CpAsync16S(uint32_t dst, const void* src, int src_bytes) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src),
-               "r"(src_bytes));
-}
 using device::Ldsm2;
 using device::Ldsm4;
 using device::Ldsm4T;
@@ -113,7 +109,7 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaParams p) {
       const int r = piece / kChunks, ch = piece - r * kChunks;
       const long long row_off = __shfl_sync(0xffffffffu, off, r);
       const uint16_t* src = row_off >= 0 ? p.a.cache + row_off + ch * 8 : p.a.cache;
-      CpAsync16S(dst + SwzRow(warp * 8 + r, ch), src, row_off >= 0 ? 16 : 0);
+      device::CpAsync16To(dst + SwzRow(warp * 8 + r, ch), src, row_off >= 0 ? 16 : 0);
     }
   };
 
@@ -123,7 +119,7 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaParams p) {
       const bool ok = r < heads_here;
       const uint16_t* src =
           ok ? p.a.q + (static_cast<int64_t>(b) * H + h0 + r) * kMlaRow + ch * 8 : p.a.q;
-      CpAsync16S(sbase + SwzRow(r, ch), src, ok ? 16 : 0);
+      device::CpAsync16To(sbase + SwzRow(r, ch), src, ok ? 16 : 0);
     }
     load_tile(tile_begin, 0);
   }
@@ -204,10 +200,8 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaParams p) {
         }
       }
     }
-    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+    mx0 = device::QuadMax(mx0);
+    mx1 = device::QuadMax(mx1);
     if (tig == 0) {
       red[ts * C::kHeads + row0] = mx0;
       red[ts * C::kHeads + row1] = mx1;
@@ -220,13 +214,9 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaParams p) {
     }
     // Every warp of a row tile derives the same new max; a tile always holds a valid token, the
     // guard only keeps -inf - -inf out.
-    const float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
-    const float base0 = mn0 == -INFINITY ? 0.f : mn0, base1 = mn1 == -INFINITY ? 0.f : mn1;
-    const float al0 = exp2f(m0 - base0), al1 = exp2f(m1 - base1);
-    m0 = mn0;
-    m1 = mn1;
-    l0 *= al0;
-    l1 *= al1;
+    const device::SoftmaxStep st0 = device::OnlineSoftmaxStep(m0, l0, mx0);
+    const device::SoftmaxStep st1 = device::OnlineSoftmaxStep(m1, l1, mx1);
+    const float al0 = st0.alpha, al1 = st1.alpha, base0 = st0.base, base1 = st1.base;
     unsigned char* p_s = smem + C::kOffP;
 #pragma unroll
     for (int j = 0; j < C::kNt; ++j) {
@@ -245,8 +235,8 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaParams p) {
     if (ts == 0 && tig == 0) {
       alpha_s[row0] = al0;
       alpha_s[row1] = al1;
-      m_s[row0] = mn0;
-      m_s[row1] = mn1;
+      m_s[row0] = m0;
+      m_s[row1] = m1;
     }
     __syncthreads();  // P and the rescale factors
 
@@ -283,10 +273,8 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaParams p) {
 
   // l over the quad, then over the row tile's warps (red's last reads were before the last P
   // barrier, which every thread has passed).
-  l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
-  l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
-  l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
-  l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+  l0 = device::QuadSum(l0);
+  l1 = device::QuadSum(l1);
   if (tig == 0) {
     red[ts * C::kHeads + row0] = l0;
     red[ts * C::kHeads + row1] = l1;

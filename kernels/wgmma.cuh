@@ -12,6 +12,8 @@
 
 #include <cstdint>
 
+#include "kernels/common.cuh"  // SmemAddress, the cp.async wrappers
+
 // True in device code compiled for the sm_90a feature set (wgmma, setmaxnreg, ...).
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define JANUS_HAS_WGMMA 1
@@ -20,20 +22,6 @@
 #endif
 
 namespace janus::kernels::device {
-
-__device__ __forceinline__ uint32_t SmemAddress(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-// 16-byte cp.async to a shared-memory address; `.L2::256B` asks L2 to fetch the whole 256-byte
-// line pair (weights: the row's next K step follows).
-__device__ __forceinline__ void CpAsync16Prefetch256(uint32_t dst, const void* src) {
-  asm volatile("cp.async.cg.shared.global.L2::256B [%0], [%1], 16;" ::"r"(dst), "l"(src)
-               : "memory");
-}
-__device__ __forceinline__ void CpAsync16To(uint32_t dst, const void* src) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst), "l"(src) : "memory");
-}
 
 // cp.async writes through the generic proxy; wgmma reads shared memory through the async proxy.
 // Each writer thread fences after its cp.async.wait_group and before the barrier that hands the
