@@ -27,6 +27,7 @@
 
 #include "kernels/common.cuh"
 #include "kernels/paged_attention.h"
+#include "kernels/paged_attention_mma.h"
 
 namespace janus::kernels {
 namespace {
@@ -493,6 +494,9 @@ absl::Status LaunchPagedAttention(const PagedAttentionShape& s, const PagedAtten
   JANUS_CUDA_RETURN_IF_ERROR(
       cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
   const bool clusters = major >= 9;
+  if (s.rows >= kPagedAttentionMmaMinRows && PagedAttentionMmaFits(s, a, major)) {
+    return LaunchPagedAttentionMma(s, a, stream);
+  }
 
   Params p;
   p.s = s;

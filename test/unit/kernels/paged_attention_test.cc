@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kernels/device_info.h"
+#include "kernels/paged_attention_mma.h"
 #include "test/unit/kernels/gpu_test_util.h"
 
 namespace janus::kernels {
@@ -29,6 +30,8 @@ struct Case {
   int64_t v_stride = 0;     // 0: dense (kv_heads * v); ignored with alias
   std::vector<std::vector<int>> seqs;  // positions of each sequence's query rows
   int kv_splits = 0;
+  bool shuffle_rows = true;  // false: the rows of each sequence in order, sequence after sequence
+  bool expect_mma = false;   // the launch must take the tensor-core path (paged_attention_mma.h)
 };
 
 // Host data of a launch, its device copies and the reference output.
@@ -98,7 +101,7 @@ void BuildHost(const Case& c, uint32_t seed, Scenario* sc) {
   for (int s = 0; s < num_seqs; ++s) {
     for (int p : c.seqs[s]) rows.emplace_back(s, p);
   }
-  std::shuffle(rows.begin(), rows.end(), rng);
+  if (c.shuffle_rows) std::shuffle(rows.begin(), rows.end(), rng);
   sc->rows = static_cast<int>(rows.size());
   for (const auto& [s, p] : rows) {
     sc->row_seq.push_back(s);
@@ -200,6 +203,14 @@ void Check(const Case& c, uint32_t seed, int repeats = 1) {
   JANUS_ASSERT_OK(CurrentDeviceInfo(&sms, nullptr));
   SCOPED_TRACE(::testing::Message() << "rows " << sc.rows << " splits "
                                     << PagedAttentionSplits(sc.Shape(), sms));
+  if (c.expect_mma) {
+    int device = 0, major = 0;
+    ASSERT_EQ(cudaGetDevice(&device), cudaSuccess);
+    ASSERT_EQ(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device),
+              cudaSuccess);
+    ASSERT_GE(sc.rows, kPagedAttentionMmaMinRows);
+    ASSERT_TRUE(PagedAttentionMmaFits(sc.Shape(), sc.Args(), major));
+  }
   JANUS_ASSERT_OK(LaunchPagedAttention(sc.Shape(), sc.Args(), 0));
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   JANUS_ASSERT_OK_AND_ASSIGN(std::vector<uint16_t> out, sc.d_out.ToHost<uint16_t>());
@@ -333,6 +344,55 @@ TEST(PagedAttention, SplitCountsAndDeterminism) {
   EXPECT_GT(PagedAttentionSplits(s, sms), 1);
   s.rows = 4096;
   EXPECT_EQ(PagedAttentionSplits(s, sms), 1);
+}
+
+// The tensor-core path (>= 64 rows, head_dim 64 / 128, separate V): prefill rows in order (one
+// pass per 64-row block, tiles past a warp's rows skipped) and shuffled among decode rows (a
+// block walks every sequence among its rows), GQA and MHA, pages smaller and larger than a tile,
+// padded token strides, a partial last block.
+TEST(PagedAttention, TensorCoreRows) {
+  JANUS_SKIP_WITHOUT_GPU();
+  std::vector<int> prompt(300), chunk(70);
+  std::iota(prompt.begin(), prompt.end(), 0);
+  std::iota(chunk.begin(), chunk.end(), 1000);
+  for (bool shuffle : {false, true}) {
+    Case c{32, 8, 128, 128, 16};
+    c.seqs = {prompt, chunk, {0}, {63}, {64}, {4999}};
+    c.shuffle_rows = shuffle;
+    c.expect_mma = true;
+    Check(c, 100 + shuffle, /*repeats=*/2);
+    c = {8, 2, 64, 64, 5};
+    c.seqs = {prompt, {7}, chunk};
+    c.shuffle_rows = shuffle;
+    c.expect_mma = true;
+    Check(c, 102 + shuffle);
+    c = {6, 6, 128, 128, 100, false, 6 * 128 + 8, 6 * 128 + 16};
+    c.seqs = {chunk, {3, 4, 5}};
+    c.shuffle_rows = shuffle;
+    c.expect_mma = true;
+    Check(c, 104 + shuffle);
+  }
+  // Enough (row block, head) pairs for 128-row blocks (8 warps).
+  int sms = 0;
+  JANUS_ASSERT_OK(CurrentDeviceInfo(&sms, nullptr));
+  std::vector<int> long_prompt(400);
+  std::iota(long_prompt.begin(), long_prompt.end(), 0);
+  for (bool shuffle : {false, true}) {
+    Case c{96, 12, 128, 128, 16};
+    c.seqs = {long_prompt, {50}, {2000}};
+    c.shuffle_rows = shuffle;
+    c.expect_mma = true;
+    PagedAttentionShape s{402, 96, 12, 128, 128, 16, 1};
+    ASSERT_EQ(PagedAttentionMmaRowsPerBlock(s, sms), 128) << sms << " SMs";
+    Check(c, 106 + shuffle);
+    c = {128, 16, 64, 64, 7};
+    c.seqs = {std::vector<int>(long_prompt.begin(), long_prompt.begin() + 300), {9}};
+    c.shuffle_rows = shuffle;
+    c.expect_mma = true;
+    s = {301, 128, 16, 64, 64, 7, 1};
+    ASSERT_EQ(PagedAttentionMmaRowsPerBlock(s, sms), 128) << sms << " SMs";
+    Check(c, 108 + shuffle);
+  }
 }
 
 // Launches captured into a CUDA graph and replayed give the reference.
