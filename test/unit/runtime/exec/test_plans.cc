@@ -104,6 +104,8 @@ std::string FixturesDir() {
 ModelDesc TinyModel(const TinyOptions& o) {
   ModelDesc m;
   m.synthetic_seed = o.seed;
+  m.head_dim = o.head_dim;
+  m.max_pos = o.max_pos;
   m.embed = AddWeight(&m, "model.embed_tokens.weight", {m.vocab, m.hidden});
   const int qw = m.heads * m.head_dim, kvw = m.kv_heads * m.head_dim,
             inter = 16;

@@ -72,6 +72,8 @@ struct TinyOptions {
   bool dense_first_layer = false;
   bool biases = false;
   int64_t seed = 7;
+  int head_dim = 8;   // attention head size (the cuda backend's tensor-core paths need 64 / 128)
+  int max_pos = 64;   // max_position_embeddings: the longest prompt plus generation
 };
 
 // A synthetic mixtral-like model (plus optional shared expert, dense first
