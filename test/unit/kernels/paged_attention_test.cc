@@ -395,6 +395,52 @@ TEST(PagedAttention, TensorCoreRows) {
   }
 }
 
+// Which launches the tensor-core path takes and its block size: host-side logic, no GPU needed
+// (anything it refuses runs the CUDA-core kernel).
+TEST(PagedAttention, TensorCorePathChoice) {
+  auto ptr = [](uintptr_t v) { return reinterpret_cast<uint16_t*>(v); };  // never dereferenced
+  const PagedAttentionShape s{128, 32, 8, 128, 128, 16, 8};
+  PagedAttentionArgs a;
+  a.q = ptr(0x1000);
+  a.k_cache = ptr(0x2000);
+  a.v_cache = ptr(0x3000);
+  a.out = ptr(0x4000);
+  a.k_token_stride = a.v_token_stride = 8 * 128;
+  EXPECT_TRUE(PagedAttentionMmaFits(s, a, 9));
+  EXPECT_TRUE(PagedAttentionMmaFits(s, a, 8));
+  EXPECT_FALSE(PagedAttentionMmaFits(s, a, 7)) << "bf16 mma.sync needs sm_80";
+  PagedAttentionShape t = s;
+  t.qk_dim = t.v_dim = 64;
+  EXPECT_TRUE(PagedAttentionMmaFits(t, a, 9));
+  for (const auto& [qk, v] : {std::pair{96, 96}, std::pair{256, 256}, std::pair{128, 64},
+                              std::pair{576, 512}}) {
+    t.qk_dim = qk;
+    t.v_dim = v;
+    EXPECT_FALSE(PagedAttentionMmaFits(t, a, 9)) << qk << "/" << v;
+  }
+  t = s;
+  t.kv_splits = 1;
+  EXPECT_TRUE(PagedAttentionMmaFits(t, a, 9));
+  t.kv_splits = 2;
+  EXPECT_FALSE(PagedAttentionMmaFits(t, a, 9)) << "explicit splits stay on the cluster kernel";
+  PagedAttentionArgs b = a;
+  b.v_cache = b.k_cache;  // MLA latent rows (value aliases key)
+  EXPECT_FALSE(PagedAttentionMmaFits(s, b, 9));
+  b = a;
+  b.q = ptr(0x1008);
+  EXPECT_FALSE(PagedAttentionMmaFits(s, b, 9)) << "q must be 16-byte aligned";
+  b = a;
+  b.out = ptr(0x4002);
+  EXPECT_FALSE(PagedAttentionMmaFits(s, b, 9)) << "out must be 4-byte aligned";
+  b = a;
+  b.v_token_stride = 8 * 128 + 4;
+  EXPECT_FALSE(PagedAttentionMmaFits(s, b, 9)) << "token strides must keep rows 16-byte aligned";
+  // 128-row blocks only while they still give two blocks per SM.
+  EXPECT_EQ(PagedAttentionMmaRowsPerBlock({4096, 32, 8, 128, 128, 16, 256}, 132), 128);
+  EXPECT_EQ(PagedAttentionMmaRowsPerBlock({1024, 32, 8, 128, 128, 16, 64}, 132), 64);
+  EXPECT_EQ(PagedAttentionMmaRowsPerBlock({1024, 33, 3, 128, 128, 16, 64}, 132), 128);
+}
+
 // Launches captured into a CUDA graph and replayed give the reference.
 TEST(PagedAttention, CapturedInGraph) {
   JANUS_SKIP_WITHOUT_GPU();
