@@ -33,12 +33,18 @@ absl::Status RunPagedAttention(const Options& opt, const Limits& limits, Table& 
                                cudaStream_t s);
 absl::Status RunReadFloor(const Options& opt, const Limits& limits, Table& table, cudaStream_t s);
 
+// Each group is named by the kernel column(s) of the rows it prints, so that `--filter=NAME`
+// (a substring of the group's name) selects a group by any kernel it times.
 inline std::vector<std::pair<std::string, Runner>> AllRunners() {
-  return {{"read_floor", RunReadFloor},  {"scheduler", RunScheduler},
+  return {{"read_floor,limit.read", RunReadFloor},
+          {"scheduler", RunScheduler},
           {"expert_ffn", RunExpertFfn},
-          {"decode_attention", RunDecodeAttention}, {"rms_norm", RunRmsNorm},
-          {"router", RunRouter},          {"rope", RunRope},
-          {"argmax", RunArgmax},         {"paged_attention", RunPagedAttention}};
+          {"decode_attention", RunDecodeAttention},
+          {"rms_norm+residual", RunRmsNorm},
+          {"router", RunRouter},
+          {"rope", RunRope},
+          {"argmax,sample", RunArgmax},
+          {"paged_attention,mla_decode", RunPagedAttention}};
 }
 
 }  // namespace janus::bench
