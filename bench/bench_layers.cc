@@ -30,61 +30,82 @@ float Bf16ToFloatHost(uint16_t v) {
 
 }  // namespace
 
+namespace {
+
+// One decode attention row: `batch` sequences of `ctx` cached tokens, Hq / Hkv heads of 128.
+absl::Status BenchDecodeShape(const Options& opt, const Limits& limits, Table& table,
+                              cudaStream_t stream, std::mt19937& rng, int Hkv, int ctx,
+                              int batch) {
+  const int Hq = 32, D = 128, page = 16;
+  const double kv_bytes = 2.0 * batch * ctx * Hkv * D * 2;
+  const int sets = RotationSets(kv_bytes, 16);
+  const int pages_per_seq = ctx / page;
+  const int num_pages = sets * batch * pages_per_seq;
+  const size_t cache_elems = size_t{1} * num_pages * page * Hkv * D;
+  JANUS_ASSIGN_OR_RETURN(DeviceBuffer k, DeviceBuffer::Create(2 * cache_elems));
+  JANUS_ASSIGN_OR_RETURN(DeviceBuffer v, DeviceBuffer::Create(2 * cache_elems));
+  JANUS_RETURN_IF_ERROR(FillRandomBf16(k.get<uint16_t>(), cache_elems, 21, 1.f, stream));
+  JANUS_RETURN_IF_ERROR(FillRandomBf16(v.get<uint16_t>(), cache_elems, 22, 1.f, stream));
+  // Each set's sequences own shuffled pages (a real cache is fragmented).
+  std::vector<int32_t> order(num_pages);
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), rng);
+  JANUS_ASSIGN_OR_RETURN(DeviceBuffer tables, DeviceBuffer::FromHost(order));
+  JANUS_ASSIGN_OR_RETURN(DeviceBuffer lens,
+                         DeviceBuffer::FromHost(std::vector<int32_t>(batch, ctx)));
+  JANUS_ASSIGN_OR_RETURN(DeviceBuffer q,
+                         DeviceBuffer::Create(2 * size_t{1} * sets * batch * Hq * D));
+  JANUS_RETURN_IF_ERROR(FillRandomBf16(q.get<uint16_t>(), size_t{1} * sets * batch * Hq * D, 23,
+                                       1.f, stream));
+  JANUS_ASSIGN_OR_RETURN(DeviceBuffer out,
+                         DeviceBuffer::Create(2 * size_t{1} * batch * Hq * D));
+  kernels::DecodeAttentionShape shape{batch, Hq, Hkv, D, page, pages_per_seq, ctx};
+  const size_t ws_bytes = kernels::DecodeAttentionWorkspaceBytes(shape, limits.num_sms);
+  JANUS_ASSIGN_OR_RETURN(DeviceBuffer ws, DeviceBuffer::Create(ws_bytes));
+  // Once per allocation (the split-merge counters; every launch leaves them zero).
+  JANUS_RETURN_IF_ERROR(
+      kernels::InitDecodeAttentionWorkspace(shape, ws.get(), ws.bytes(), stream));
+  auto fn = [&](int rep, cudaStream_t s) {
+    const int set = rep % sets;
+    kernels::DecodeAttentionArgs a;
+    a.q = q.get<uint16_t>() + size_t{1} * set * batch * Hq * D;
+    a.k_cache = k.get<uint16_t>();
+    a.v_cache = v.get<uint16_t>();
+    a.block_table = tables.get<int32_t>() + size_t{1} * set * batch * pages_per_seq;
+    a.seq_lens = lens.get<int32_t>();
+    a.scale = 1.0f / std::sqrt(static_cast<float>(D));
+    a.out = out.get<uint16_t>();
+    a.workspace = ws.get();
+    a.workspace_bytes = ws.bytes();
+    return kernels::LaunchDecodeAttention(shape, a, s);
+  };
+  JANUS_ASSIGN_OR_RETURN(double us,
+                         TimeGraphUs(fn, std::max(sets, 2), opt.quick ? 5 : 20, stream));
+  table.Add({"decode_attention",
+             absl::StrFormat("q%d/kv%d d%d ctx %d batch %d page %d", Hq, Hkv, D, ctx, batch,
+                             page),
+             us, kv_bytes, 0,
+             absl::StrCat(kernels::DecodeAttentionSplits(shape, limits.num_sms),
+                          " splits; target >= 70%")});
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status RunDecodeAttention(const Options& opt, const Limits& limits, Table& table,
                                 cudaStream_t stream) {
-  const int Hq = 32, Hkv = 8, D = 128, page = 16;
   std::mt19937 rng(3);
+  // q32/kv8 (group 4), then Qwen3-30B-A3B's q32/kv4 (group 8: twice the MMA rows per KV byte).
   for (int ctx : {4096, 16384, 32768}) {
     for (int batch : {1, 8, 32, 64}) {
       if (opt.quick && batch > 8) continue;
-      const double kv_bytes = 2.0 * batch * ctx * Hkv * D * 2;
-      const int sets = RotationSets(kv_bytes, 16);
-      const int pages_per_seq = ctx / page;
-      const int num_pages = sets * batch * pages_per_seq;
-      const size_t cache_elems = size_t{1} * num_pages * page * Hkv * D;
-      JANUS_ASSIGN_OR_RETURN(DeviceBuffer k, DeviceBuffer::Create(2 * cache_elems));
-      JANUS_ASSIGN_OR_RETURN(DeviceBuffer v, DeviceBuffer::Create(2 * cache_elems));
-      JANUS_RETURN_IF_ERROR(FillRandomBf16(k.get<uint16_t>(), cache_elems, 21, 1.f, stream));
-      JANUS_RETURN_IF_ERROR(FillRandomBf16(v.get<uint16_t>(), cache_elems, 22, 1.f, stream));
-      // Each set's sequences own shuffled pages (a real cache is fragmented).
-      std::vector<int32_t> order(num_pages);
-      std::iota(order.begin(), order.end(), 0);
-      std::shuffle(order.begin(), order.end(), rng);
-      JANUS_ASSIGN_OR_RETURN(DeviceBuffer tables, DeviceBuffer::FromHost(order));
-      JANUS_ASSIGN_OR_RETURN(DeviceBuffer lens,
-                             DeviceBuffer::FromHost(std::vector<int32_t>(batch, ctx)));
-      JANUS_ASSIGN_OR_RETURN(DeviceBuffer q, DeviceBuffer::Create(2 * size_t{1} * sets * batch * Hq * D));
-      JANUS_RETURN_IF_ERROR(FillRandomBf16(q.get<uint16_t>(), size_t{1} * sets * batch * Hq * D, 23,
-                                           1.f, stream));
-      JANUS_ASSIGN_OR_RETURN(DeviceBuffer out, DeviceBuffer::Create(2 * size_t{1} * batch * Hq * D));
-      kernels::DecodeAttentionShape shape{batch, Hq, Hkv, D, page, pages_per_seq, ctx};
-      const size_t ws_bytes = kernels::DecodeAttentionWorkspaceBytes(shape, limits.num_sms);
-      JANUS_ASSIGN_OR_RETURN(DeviceBuffer ws, DeviceBuffer::Create(ws_bytes));
-      // Once per allocation (the split-merge counters; every launch leaves them zero).
-      JANUS_RETURN_IF_ERROR(
-          kernels::InitDecodeAttentionWorkspace(shape, ws.get(), ws.bytes(), stream));
-      auto fn = [&](int rep, cudaStream_t s) {
-        const int set = rep % sets;
-        kernels::DecodeAttentionArgs a;
-        a.q = q.get<uint16_t>() + size_t{1} * set * batch * Hq * D;
-        a.k_cache = k.get<uint16_t>();
-        a.v_cache = v.get<uint16_t>();
-        a.block_table = tables.get<int32_t>() + size_t{1} * set * batch * pages_per_seq;
-        a.seq_lens = lens.get<int32_t>();
-        a.scale = 1.0f / std::sqrt(static_cast<float>(D));
-        a.out = out.get<uint16_t>();
-        a.workspace = ws.get();
-        a.workspace_bytes = ws.bytes();
-        return kernels::LaunchDecodeAttention(shape, a, s);
-      };
-      JANUS_ASSIGN_OR_RETURN(double us,
-                             TimeGraphUs(fn, std::max(sets, 2), opt.quick ? 5 : 20, stream));
-      table.Add({"decode_attention",
-                 absl::StrFormat("q%d/kv%d d%d ctx %d batch %d page %d", Hq, Hkv, D, ctx, batch,
-                                 page),
-                 us, kv_bytes, 0,
-                 absl::StrCat(kernels::DecodeAttentionSplits(shape, limits.num_sms),
-                              " splits; target >= 70%")});
+      JANUS_RETURN_IF_ERROR(BenchDecodeShape(opt, limits, table, stream, rng, 8, ctx, batch));
+    }
+  }
+  for (int ctx : {4096, 32768}) {
+    for (int batch : {1, 8, 64}) {
+      if (opt.quick && batch > 8) continue;
+      JANUS_RETURN_IF_ERROR(BenchDecodeShape(opt, limits, table, stream, rng, 4, ctx, batch));
     }
   }
   return absl::OkStatus();
