@@ -379,6 +379,22 @@ TEST(DecodeAttention, MergeBatch8And64) {
   Check({32, 8, 128, 16, lens}, 232, 0, 2, /*graph=*/true);
 }
 
+// The split policy on a 132-SM part (host-side, runs without a GPU): few (sequence, kv head)
+// pairs get about two blocks per SM, at least one 128-token tile a split and at most 128 splits;
+// many pairs the count in 1..8 with the least wave-quantised time at 3 blocks per SM.
+TEST(DecodeAttention, SplitPolicy) {
+  auto splits = [](int batch, int kv_heads, int ctx) {
+    return DecodeAttentionSplits({batch, 4 * kv_heads, kv_heads, 128, 16, ctx / 16 + 1, ctx}, 132);
+  };
+  EXPECT_EQ(splits(1, 8, 4096), 32);     // 264 / 8 = 33, but only 32 tiles of 128
+  EXPECT_EQ(splits(1, 8, 16384), 33);    // about two blocks per SM
+  EXPECT_EQ(splits(1, 1, 32768), 128);   // 264 wanted, capped
+  EXPECT_EQ(splits(1, 8, 100), 1);       // shorter than one tile
+  EXPECT_EQ(splits(8, 8, 4096), 4);      // 64 pairs < 132 SMs: 264 / 64
+  EXPECT_EQ(splits(64, 8, 4096), 3);     // 512 pairs: 1536 blocks in 4 waves of 396
+  EXPECT_EQ(splits(64, 8, 128), 1);      // one tile: nothing to split
+}
+
 TEST(DecodeAttention, AppendKvWritesThePagedSlot) {
   JANUS_SKIP_WITHOUT_GPU();
   std::mt19937 rng(41);
