@@ -221,6 +221,15 @@ __device__ __forceinline__ SoftmaxStep OnlineSoftmaxStep(float& m, float& l, flo
   return {alpha, base};
 }
 
+// The bf16 weights 2^(s0 - base), 2^(s1 - base) of two scores, as P·V's MMA operand takes them;
+// l adds the rounded weights, so the numerator and the denominator of the softmax agree.
+__device__ __forceinline__ __nv_bfloat162 RoundedWeights(float s0, float s1, float base,
+                                                         float& l) {
+  const __nv_bfloat162 w = __floats2bfloat162_rn(exp2f(s0 - base), exp2f(s1 - base));
+  l += __low2float(w) + __high2float(w);
+  return w;
+}
+
 // Max / sum over the 4 lanes of a quad (the lanes sharing an MMA accumulator row).
 __device__ __forceinline__ float QuadMax(float v) {
   v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));

@@ -220,13 +220,8 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaParams p) {
     unsigned char* p_s = smem + C::kOffP;
 #pragma unroll
     for (int j = 0; j < C::kNt; ++j) {
-      const __nv_bfloat162 lo =
-          __floats2bfloat162_rn(exp2f(s[j][0] - base0), exp2f(s[j][1] - base0));
-      const __nv_bfloat162 hi =
-          __floats2bfloat162_rn(exp2f(s[j][2] - base1), exp2f(s[j][3] - base1));
-      // l sums the rounded weights that PV uses, so numerator and denominator agree.
-      l0 += __low2float(lo) + __high2float(lo);
-      l1 += __low2float(hi) + __high2float(hi);
+      const __nv_bfloat162 lo = device::RoundedWeights(s[j][0], s[j][1], base0, l0);
+      const __nv_bfloat162 hi = device::RoundedWeights(s[j][2], s[j][3], base1, l1);
       const int chunk = ts * C::kNt + j;  // 8 tokens = one 16-byte piece of a P row
       const int sw = ((chunk ^ g) << 4) + 4 * tig;  // row0 & 7 == row1 & 7 == g
       *reinterpret_cast<__nv_bfloat162*>(p_s + row0 * 128 + sw) = lo;

@@ -194,18 +194,12 @@ __global__ void __launch_bounds__(32 * kWarps) PagedAttentionMmaKernel(const Par
         o[n][3] *= al_b;
       }
       // P as the A fragments of O += P V (k step kt = tokens 16 kt ..): a0 / a1 = rows g / g + 8
-      // of n tile 2 kt, a2 / a3 of n tile 2 kt + 1. l sums the rounded weights PV uses.
+      // of n tile 2 kt, a2 / a3 of n tile 2 kt + 1.
       uint32_t pa[4][4];
 #pragma unroll
       for (int j = 0; j < 8; ++j) {
-        const __nv_bfloat162 lo =
-            __floats2bfloat162_rn(exp2f(s[j][0] - base_a), exp2f(s[j][1] - base_a));
-        const __nv_bfloat162 hi =
-            __floats2bfloat162_rn(exp2f(s[j][2] - base_b), exp2f(s[j][3] - base_b));
-        l_a += __low2float(lo) + __high2float(lo);
-        l_b += __low2float(hi) + __high2float(hi);
-        pa[j / 2][2 * (j & 1)] = Bits(lo);
-        pa[j / 2][2 * (j & 1) + 1] = Bits(hi);
+        pa[j / 2][2 * (j & 1)] = Bits(device::RoundedWeights(s[j][0], s[j][1], base_a, l_a));
+        pa[j / 2][2 * (j & 1) + 1] = Bits(device::RoundedWeights(s[j][2], s[j][3], base_b, l_b));
       }
 #pragma unroll
       for (int kt = 0; kt < kKv / 16; ++kt) {
