@@ -12,9 +12,9 @@
 #include "bench/bench_runners.h"
 #include "kernels/cuda_status.h"
 #include "kernels/device_buffer.h"
+#include "kernels/device_info.h"
 #include "kernels/expert_ffn.h"
 #include "kernels/expert_ffn_paths.h"
-#include "kernels/expert_ffn_wgmma.h"
 #include "kernels/router.h"
 #include "kernels/scheduler.h"
 #include "test/support/random_routing.h"
@@ -95,7 +95,7 @@ absl::Status RunExpertFfn(const Options& opt, const Limits&, Table& table, cudaS
   const Model models[] = {{"qwen3-30b-a3b", 2048, 768, 16}, {"deepseek-v3", 7168, 2048, 32}};
   const int K = 8;
   std::mt19937 rng(11);
-  JANUS_ASSIGN_OR_RETURN(const bool have_wgmma, kernels::WgmmaFfnAvailable());
+  JANUS_ASSIGN_OR_RETURN(const bool have_wgmma, kernels::WgmmaAvailable());
   for (const Model& m : models) {
     const size_t mat = size_t{1} * m.inter * m.hidden;
     const double expert_bytes = 3.0 * mat * 2;

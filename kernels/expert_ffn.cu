@@ -34,6 +34,7 @@
 #include <type_traits>
 
 #include "kernels/common.cuh"
+#include "kernels/device_info.h"
 #include "kernels/expert_ffn.h"
 #include "kernels/expert_ffn_generic.h"
 #include "kernels/expert_ffn_grouping.cuh"
@@ -512,7 +513,7 @@ const char* FfnPathName(FfnPath path) {
 }
 
 absl::StatusOr<FfnPath> ChooseFfnPath(const GroupedFfnShape& s) {
-  JANUS_ASSIGN_OR_RETURN(const bool wgmma, WgmmaFfnAvailable());
+  JANUS_ASSIGN_OR_RETURN(const bool wgmma, WgmmaAvailable());
   if (UseFusedPath(s)) return wgmma ? FfnPath::kFusedWgmma : FfnPath::kFused;
   return wgmma ? FfnPath::kFourLaunchWgmma : FfnPath::kFourLaunchMmaSync;
 }
@@ -552,7 +553,7 @@ absl::Status LaunchGroupedExpertFfnOnPath(const GroupedFfnShape& s, const Groupe
   JANUS_KERNEL_CHECK_ARG(!fused || UseFusedPath(s), "expert ffn: the fused paths take at most ",
                          kFusedMaxPairs, " pairs and ", kFusedMaxSlots, " slots");
   if (forced && wgmma) {
-    JANUS_ASSIGN_OR_RETURN(const bool available, WgmmaFfnAvailable());
+    JANUS_ASSIGN_OR_RETURN(const bool available, WgmmaAvailable());
     if (!available) {
       return absl::FailedPreconditionError(
           "expert ffn: the wgmma kernels need an sm_90 device and a build for sm_90a");

@@ -17,8 +17,6 @@
 // and up (d[4j+2], d[4j+3]) of the same intermediate row i0 + 8w + lane / 4.
 // Down A rows: M row m = down row r0 + m; the output is fp32 y.
 #include <algorithm>
-#include <mutex>
-#include <vector>
 
 #include "kernels/common.cuh"
 #include "kernels/expert_ffn_grouping.cuh"
@@ -262,7 +260,7 @@ __global__ void __launch_bounds__(kThreads) WgmmaFfnKernel(const FusedParams p) 
     }
   }
 #else
-  __trap();  // not compiled for sm_90a: WgmmaFfnAvailable() keeps the launchers from getting here
+  __trap();  // not compiled for sm_90a: WgmmaAvailable() keeps the launchers from getting here
 #endif
 }
 
@@ -322,35 +320,6 @@ absl::Status Launch(const FusedParams& p, bool fused, int max_tokens, int max_ac
 }
 
 }  // namespace
-
-absl::StatusOr<bool> WgmmaFfnAvailable() {
-  // Per device, asked once: the answer cannot change while the process runs.
-  static std::mutex mu;
-  static std::vector<int8_t> cache;  // -1 unknown, else 0 / 1
-  int device = 0;
-  JANUS_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
-  std::lock_guard<std::mutex> lock(mu);
-  if (static_cast<int>(cache.size()) <= device) cache.resize(device + 1, -1);
-  if (cache[device] < 0) {
-    int major = 0, minor = 0;
-    JANUS_CUDA_RETURN_IF_ERROR(
-        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-    JANUS_CUDA_RETURN_IF_ERROR(
-        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
-    bool available = major == 9 && minor == 0;
-    // Code for this device exists only if the build targets sm_90a (CMAKE_CUDA_ARCHITECTURES 90a).
-    cudaFuncAttributes attr{};
-    if (available &&
-        cudaFuncGetAttributes(
-            &attr, WgmmaFfnKernel<Proj::kGateUp, 16, false, Stages<Proj::kGateUp, 16>()>) !=
-            cudaSuccess) {
-      (void)cudaGetLastError();  // no image for this device: not a sticky error
-      available = false;
-    }
-    cache[device] = available && attr.binaryVersion == 90;
-  }
-  return cache[device] == 1;
-}
 
 absl::Status LaunchWgmmaGateUp(const FusedParams& p, bool fused, int max_tokens, int max_active,
                                cudaStream_t stream) {

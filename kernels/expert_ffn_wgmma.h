@@ -53,10 +53,6 @@ struct FusedParams : FfnParams {
   int32_t* num_invalid_out;
 };
 
-// True when the current device runs the wgmma kernels: compute capability 9.0 and this build has
-// sm_90a code for them.
-absl::StatusOr<bool> WgmmaFfnAvailable();
-
 // h = bf16(silu(gate x) * up x) for every grouped position. `max_tokens` bounds the tokens of
 // any slot (it picks the pass width; more tokens take extra passes, re-streaming the weights);
 // `max_active` bounds the active slots (sizes the persistent grid). Not fused: the grouping comes

@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "kernels/device_info.h"
 #include "kernels/expert_ffn_generic.h"
 #include "kernels/expert_ffn_paths.h"
-#include "kernels/expert_ffn_wgmma.h"
 #include "runtime/cpu/moe.h"
 #include "test/unit/kernels/gpu_test_util.h"
 
@@ -246,7 +246,7 @@ TEST(GroupedExpertFfn, RepeatedRunsAreBitIdentical) {
 // and for down (inter 64, fewer steps than the ring), DeepSeek-V3's hidden, remote pairs.
 TEST(GroupedExpertFfn, FourLaunchPathWithEachKernelSet) {
   JANUS_SKIP_WITHOUT_GPU();
-  JANUS_ASSERT_OK_AND_ASSIGN(const bool have_wgmma, WgmmaFfnAvailable());
+  JANUS_ASSERT_OK_AND_ASSIGN(const bool have_wgmma, WgmmaAvailable());
   for (FfnPath path : {FfnPath::kFourLaunchWgmma, FfnPath::kFourLaunchMmaSync}) {
     if (path == FfnPath::kFourLaunchWgmma && !have_wgmma) continue;
     uint32_t seed = 151;
@@ -281,7 +281,7 @@ TEST(GroupedExpertFfn, FourLaunchPathWithEachKernelSet) {
 // per-pair arithmetic, same k-ordered combine), also over repeated launches on one workspace.
 TEST(GroupedExpertFfn, FusedPathsWithEachKernelSet) {
   JANUS_SKIP_WITHOUT_GPU();
-  JANUS_ASSERT_OK_AND_ASSIGN(const bool have_wgmma, WgmmaFfnAvailable());
+  JANUS_ASSERT_OK_AND_ASSIGN(const bool have_wgmma, WgmmaAvailable());
   for (FfnPath path : {FfnPath::kFusedWgmma, FfnPath::kFused}) {
     if (path == FfnPath::kFusedWgmma && !have_wgmma) continue;
     uint32_t seed = 191;
