@@ -7,8 +7,9 @@
 # (JANUS_SANITIZE_TIMEOUT seconds, default 120: sanitized kernels run 10-100x slower, and a binary
 # cut off by the limit is reported as such, not as clean). Full logs: $OUT/sanitize-<tool>.log;
 # one summary line per (tool, binary) on stdout. JANUS_SANITIZE_TESTS (names without the
-# janus_kernels_ prefix and _test suffix, space-separated) restricts the binaries. Exit status non-zero when a tool reported an
-# error or a test failed under it.
+# janus_kernels_ prefix and _test suffix, space-separated) restricts the binaries and
+# JANUS_SANITIZE_GTEST_FILTER the tests inside them (a --gtest_filter pattern). Exit status
+# non-zero when a tool reported an error or a test failed under it.
 set -uo pipefail
 bin=${1:-.device-carry/bin}
 shift || true
@@ -43,7 +44,8 @@ for tool in "${tools[@]}"; do
     fi
     one=$(mktemp)
     timeout "$limit" "$sanitizer" --tool "$tool" --error-exitcode 99 --print-limit 20 \
-      "$t" --gtest_color=no --gtest_brief=1 >"$one" 2>&1
+      "$t" --gtest_color=no --gtest_brief=1 "--gtest_filter=${JANUS_SANITIZE_GTEST_FILTER:-*}" \
+      >"$one" 2>&1
     rc=$?
     { echo "===== $tool $name (exit $rc)"; cat "$one"; } >>"$log"
     errors=$(grep -oP 'ERROR SUMMARY: \K[0-9]+' "$one" | tail -1)
