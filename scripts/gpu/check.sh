@@ -5,12 +5,9 @@
 # janus-bench ($OUT/bench.log) and prints a short summary table last. Exit status: non-zero when a
 # test failed or the benchmark failed.
 set -uo pipefail
-bin=${1:-.device-carry/bin}
-if [ ! -d "$bin" ]; then
-  echo "check.sh: no binary folder '$bin' (run scripts/gpu/build-carry.sh here first)" >&2
-  exit 2
-fi
-bin=$(cd "$bin" && pwd)
+# shellcheck source=scripts/gpu/env.sh
+. "$(dirname "$0")/env.sh"
+bin=$(janus_binary_dir "${1:-.device-carry/bin}" check.sh) || exit 2
 out=${OUT:-/tmp/janus-gpu-check}
 mkdir -p "$out"
 : >"$out/tests.log"
@@ -18,9 +15,6 @@ mkdir -p "$out"
 echo "== GPU"
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader ||
   echo "check.sh: nvidia-smi failed"
-
-# shellcheck source=scripts/gpu/env.sh
-. "$(dirname "$0")/env.sh"
 
 summary=()
 failed=0

@@ -11,3 +11,13 @@ done
 export LD_LIBRARY_PATH="$janus_gpu_libdirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export NCCL_NVLS_ENABLE=0
 unset janus_gpu_site janus_gpu_libdirs d
+
+# The absolute path of a folder of carried binaries, or a message naming the calling script:
+#   bin=$(janus_binary_dir "$dir" check.sh) || exit 2
+janus_binary_dir() {
+  if [ ! -d "$1" ]; then
+    echo "$2: no binary folder '$1' (run scripts/gpu/build-carry.sh here first)" >&2
+    return 2
+  fi
+  (cd "$1" && pwd)
+}

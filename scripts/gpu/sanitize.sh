@@ -11,20 +11,15 @@
 # JANUS_SANITIZE_GTEST_FILTER the tests inside them (a --gtest_filter pattern). Exit status
 # non-zero when a tool reported an error or a test failed under it.
 set -uo pipefail
-bin=${1:-.device-carry/bin}
+# shellcheck source=scripts/gpu/env.sh
+. "$(dirname "$0")/env.sh"
+bin=$(janus_binary_dir "${1:-.device-carry/bin}" sanitize.sh) || exit 2
 shift || true
 tools=("$@")
 [ ${#tools[@]} -gt 0 ] || tools=(memcheck racecheck)
-if [ ! -d "$bin" ]; then
-  echo "sanitize.sh: no binary folder '$bin' (run scripts/gpu/build-carry.sh here first)" >&2
-  exit 2
-fi
-bin=$(cd "$bin" && pwd)
 out=${OUT:-/tmp/janus-gpu-check}
 mkdir -p "$out"
 limit=${JANUS_SANITIZE_TIMEOUT:-120}
-# shellcheck source=scripts/gpu/env.sh
-. "$(dirname "$0")/env.sh"
 sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
 if [ -z "$sanitizer" ]; then
   echo "sanitize.sh: compute-sanitizer not found" >&2
