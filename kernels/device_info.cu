@@ -1,3 +1,5 @@
+#include "kernels/device_info.h"
+
 #include <mutex>
 #include <vector>
 
@@ -10,14 +12,16 @@ namespace {
 // image of it says whether the build has code for the device.
 __global__ void ProbeKernel() {}
 
-}  // namespace
+struct Info {
+  bool valid = false;
+  int sms = 0;
+  int smem = 0;
+  bool wgmma = false;
+};
 
-absl::Status CurrentDeviceInfo(int* num_sms, int* max_smem_per_block) {
-  struct Info {
-    bool valid = false;
-    int sms = 0;
-    int smem = 0;
-  };
+// The current device's properties, asked once per device: they cannot change while the process
+// runs.
+absl::StatusOr<Info> CurrentInfo() {
   static std::mutex mu;
   static std::vector<Info> cache;
   int device = 0;
@@ -30,36 +34,36 @@ absl::Status CurrentDeviceInfo(int* num_sms, int* max_smem_per_block) {
         cudaDeviceGetAttribute(&info.sms, cudaDevAttrMultiProcessorCount, device));
     JANUS_CUDA_RETURN_IF_ERROR(
         cudaDeviceGetAttribute(&info.smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+    int major = 0, minor = 0;
+    JANUS_CUDA_RETURN_IF_ERROR(
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+    JANUS_CUDA_RETURN_IF_ERROR(
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+    bool wgmma = major == 9 && minor == 0;
+    cudaFuncAttributes attr{};
+    if (wgmma && cudaFuncGetAttributes(&attr, ProbeKernel) != cudaSuccess) {
+      (void)cudaGetLastError();  // no image for this device: not a sticky error
+      wgmma = false;
+    }
+    info.wgmma = wgmma && attr.binaryVersion == 90;
     info.valid = true;
   }
+  return info;
+}
+
+}  // namespace
+
+absl::Status CurrentDeviceInfo(int* num_sms, int* max_smem_per_block) {
+  JANUS_ASSIGN_OR_RETURN(const Info info, CurrentInfo());
   if (num_sms != nullptr) *num_sms = info.sms;
   if (max_smem_per_block != nullptr) *max_smem_per_block = info.smem;
   return absl::OkStatus();
 }
 
 absl::StatusOr<bool> WgmmaAvailable() {
-  // Per device, asked once: the answer cannot change while the process runs.
-  static std::mutex mu;
-  static std::vector<int8_t> cache;  // -1 unknown, else 0 / 1
-  int device = 0;
-  JANUS_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
-  std::lock_guard<std::mutex> lock(mu);
-  if (static_cast<int>(cache.size()) <= device) cache.resize(device + 1, -1);
-  if (cache[device] < 0) {
-    int major = 0, minor = 0;
-    JANUS_CUDA_RETURN_IF_ERROR(
-        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-    JANUS_CUDA_RETURN_IF_ERROR(
-        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
-    bool available = major == 9 && minor == 0;
-    cudaFuncAttributes attr{};
-    if (available && cudaFuncGetAttributes(&attr, ProbeKernel) != cudaSuccess) {
-      (void)cudaGetLastError();  // no image for this device: not a sticky error
-      available = false;
-    }
-    cache[device] = available && attr.binaryVersion == 90;
-  }
-  return cache[device] == 1;
+  JANUS_ASSIGN_OR_RETURN(const Info info, CurrentInfo());
+  return info.wgmma;
 }
 
 }  // namespace janus::kernels
+
