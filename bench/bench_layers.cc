@@ -47,10 +47,7 @@ absl::Status BenchDecodeShape(const Options& opt, const Limits& limits, Table& t
   JANUS_RETURN_IF_ERROR(FillRandomBf16(k.get<uint16_t>(), cache_elems, 21, 1.f, stream));
   JANUS_RETURN_IF_ERROR(FillRandomBf16(v.get<uint16_t>(), cache_elems, 22, 1.f, stream));
   // Each set's sequences own shuffled pages (a real cache is fragmented).
-  std::vector<int32_t> order(num_pages);
-  std::iota(order.begin(), order.end(), 0);
-  std::shuffle(order.begin(), order.end(), rng);
-  JANUS_ASSIGN_OR_RETURN(DeviceBuffer tables, DeviceBuffer::FromHost(order));
+  JANUS_ASSIGN_OR_RETURN(DeviceBuffer tables, ShuffledPages(num_pages, rng));
   JANUS_ASSIGN_OR_RETURN(DeviceBuffer lens,
                          DeviceBuffer::FromHost(std::vector<int32_t>(batch, ctx)));
   JANUS_ASSIGN_OR_RETURN(DeviceBuffer q,

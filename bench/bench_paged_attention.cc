@@ -36,10 +36,7 @@ absl::Status RunPagedAttention(const Options& opt, const Limits& limits, Table& 
       const size_t cache_elems = size_t{1} * num_pages * page * row;
       JANUS_ASSIGN_OR_RETURN(DeviceBuffer cache, DeviceBuffer::Create(2 * cache_elems));
       JANUS_RETURN_IF_ERROR(FillRandomBf16(cache.get<uint16_t>(), cache_elems, 41, 1.f, stream));
-      std::vector<int32_t> order(num_pages);
-      std::iota(order.begin(), order.end(), 0);
-      std::shuffle(order.begin(), order.end(), rng);
-      JANUS_ASSIGN_OR_RETURN(DeviceBuffer tables, DeviceBuffer::FromHost(order));
+      JANUS_ASSIGN_OR_RETURN(DeviceBuffer tables, ShuffledPages(num_pages, rng));
       std::vector<int32_t> seq(batch), pos(batch, ctx - 1);
       std::iota(seq.begin(), seq.end(), 0);
       JANUS_ASSIGN_OR_RETURN(DeviceBuffer row_seq, DeviceBuffer::FromHost(seq));
@@ -123,10 +120,7 @@ absl::Status RunPagedAttention(const Options& opt, const Limits& limits, Table& 
       JANUS_ASSIGN_OR_RETURN(DeviceBuffer v, DeviceBuffer::Create(2 * cache_elems));
       JANUS_RETURN_IF_ERROR(FillRandomBf16(k.get<uint16_t>(), cache_elems, 43, 1.f, stream));
       JANUS_RETURN_IF_ERROR(FillRandomBf16(v.get<uint16_t>(), cache_elems, 44, 1.f, stream));
-      std::vector<int32_t> pages(pages_per_seq);
-      std::iota(pages.begin(), pages.end(), 0);
-      std::shuffle(pages.begin(), pages.end(), rng);
-      JANUS_ASSIGN_OR_RETURN(DeviceBuffer tables, DeviceBuffer::FromHost(pages));
+      JANUS_ASSIGN_OR_RETURN(DeviceBuffer tables, ShuffledPages(pages_per_seq, rng));
       std::vector<int32_t> seq(rows, 0), pos(rows);
       std::iota(pos.begin(), pos.end(), 0);
       JANUS_ASSIGN_OR_RETURN(DeviceBuffer row_seq, DeviceBuffer::FromHost(seq));

@@ -9,11 +9,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <numeric>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "kernels/device_buffer.h"
 
 namespace janus::bench {
 
@@ -44,6 +47,15 @@ struct Limits {
 // Copies of the inputs to rotate through so that together they exceed L2 several times.
 inline int RotationSets(double bytes_per_call, int cap) {
   return std::clamp(static_cast<int>(std::ceil(200e6 / std::max(bytes_per_call, 1.0))), 1, cap);
+}
+
+// Page ids 0 .. num_pages - 1 in a random order, on the device: the block tables of a fragmented
+// paged cache (callers slice it per sequence and rotation set).
+inline absl::StatusOr<kernels::DeviceBuffer> ShuffledPages(int num_pages, std::mt19937& rng) {
+  std::vector<int32_t> order(num_pages);
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), rng);
+  return kernels::DeviceBuffer::FromHost(order);
 }
 
 struct Row {
